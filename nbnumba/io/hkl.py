@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Structure-factor tables: HKL text files (read line by line) and nanoBragg's binary Fdump cache."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from nbnumba.errors import InputError
+from nbnumba.io.atomic import atomic_open
+from nbnumba.io.textcols import parse_number, read_lines
+
+
+@dataclass
+class HKLTable:
+    """Structure factors on the integer box h_min..h_max, k_min..k_max, l_min..l_max.
+
+    ``Fhkl[h - h_min, k - k_min, l - l_min]`` is F; the array has one extra zero plane on the
+    high side of each axis, as nanoBragg.c allocates and dumps it.
+    """
+
+    Fhkl: np.ndarray
+    h_min: int
+    h_max: int
+    k_min: int
+    k_max: int
+    l_min: int
+    l_max: int
+    hkls: int
+
+    @property
+    def h_range(self) -> int:
+        """Number of h values in the box."""
+        return self.h_max - self.h_min + 1
+
+    @property
+    def k_range(self) -> int:
+        """Number of k values in the box."""
+        return self.k_max - self.k_min + 1
+
+    @property
+    def l_range(self) -> int:
+        """Number of l values in the box."""
+        return self.l_max - self.l_min + 1
+
+
+def _allocate(name: str, shape: tuple[int, int, int]) -> np.ndarray:
+    try:
+        return np.zeros(shape, dtype=np.float64)
+    except (MemoryError, ValueError) as exc:
+        raise InputError(f"{name}: index box {shape[0] - 1} x {shape[1] - 1} x {shape[2] - 1} "
+                         f"is too large to hold in memory") from exc
+
+
+def read_hkl(path, default_F: float = 0.0) -> HKLTable:
+    """Read an HKL text file of ``h k l F`` lines into a padded table.
+
+    Blank lines and lines starting with ``#`` are skipped; columns after F are ignored; indices
+    may be written ``1`` or ``1.0`` but must be integers. Cells of the box that no line sets hold
+    `default_F` (the spare padding planes stay 0); a later line for the same h,k,l wins.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HKL file.
+    default_F : float, optional
+        Value of the cells no line sets.
+
+    Returns
+    -------
+    HKLTable
+        The table; ``hkls`` is the number of lines read.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, a line does not start with four finite numbers, an index is
+        not an integer, or there is no reflection.
+    """
+    name = os.fspath(path)
+    lines = read_lines(path, "-hkl")
+    hkl = []
+    amplitudes = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        values = [parse_number(token) for token in fields[:4]]
+        if len(fields) < 4 or None in values:
+            raise InputError(f"{name} line {number}: expected 4 numbers (h k l F), got {line.strip()!r}")
+        for axis, value in zip("hkl", values[:3]):
+            if value != math.floor(value):
+                raise InputError(f"{name} line {number}: expected an integer index {axis}, got {value:g}")
+        hkl.append([int(value) for value in values[:3]])
+        amplitudes.append(values[3])
+    if not hkl:
+        raise InputError(f"{name}: no reflections (expected lines of h k l F)")
+    indices = np.array(hkl, dtype=np.int64)
+    low = indices.min(axis=0)
+    high = indices.max(axis=0)
+    ranges = high - low + 1
+    table = _allocate(name, tuple(int(r) + 1 for r in ranges))
+    if default_F != 0.0:
+        table[:ranges[0], :ranges[1], :ranges[2]] = default_F
+    offsets = indices - low
+    table[offsets[:, 0], offsets[:, 1], offsets[:, 2]] = np.array(amplitudes, dtype=np.float64)
+    return HKLTable(table, int(low[0]), int(high[0]), int(low[1]), int(high[1]),
+                    int(low[2]), int(high[2]), len(hkl))
+
+
+def write_fdump(path, table: HKLTable) -> bool:
+    """Write the Fdump cache of `table` (header line, form feed, padded native float64 array).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The dump file (nanoBragg's default is ``Fdump.bin``).
+    table : HKLTable
+        The table to save.
+
+    Returns
+    -------
+    bool
+        True if the file was written, False if it could not be (nanoBragg only warns then).
+    """
+    expected = (table.h_range + 1, table.k_range + 1, table.l_range + 1)
+    if tuple(table.Fhkl.shape) != expected:
+        raise ValueError(f"Fhkl has shape {table.Fhkl.shape}, expected {expected}")
+    head = "%d %d %d %d %d %d\n\f" % (table.h_min, table.h_max, table.k_min, table.k_max,
+                                      table.l_min, table.l_max)
+    data = np.ascontiguousarray(table.Fhkl, dtype=np.float64)
+    try:
+        with atomic_open(path) as handle:
+            handle.write(head.encode("ascii"))
+            handle.write(memoryview(data).cast("B"))
+    except (InputError, OSError):
+        return False
+    return True
+
+
+def read_fdump(path) -> HKLTable:
+    """Read an Fdump cache written by nanoBragg.c or by :func:`write_fdump`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The dump file.
+
+    Returns
+    -------
+    HKLTable
+        The table; ``hkls`` is h_range*k_range*l_range, as nanoBragg.c sets it.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, its header is not six integers followed by a newline and a
+        form feed, or its size does not match the box the header describes.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the Fdump file ({exc.strerror or exc})") from exc
+    expect = "expected 'h_min h_max k_min k_max l_min l_max' then a newline and a form feed"
+    end = raw.find(b"\n", 0, 256)
+    if end < 0 or raw[end + 1:end + 2] != b"\f":
+        raise InputError(f"{name}: not an Fdump file ({expect})")
+    try:
+        bounds = [int(token) for token in raw[:end].decode("ascii").split()]
+    except (UnicodeDecodeError, ValueError):
+        bounds = []
+    if len(bounds) != 6:
+        raise InputError(f"{name}: not an Fdump file ({expect})")
+    h_min, h_max, k_min, k_max, l_min, l_max = bounds
+    shape = (h_max - h_min + 2, k_max - k_min + 2, l_max - l_min + 2)
+    if min(shape) < 2:
+        raise InputError(f"{name}: Fdump header gives an empty index range ({expect} with min <= max)")
+    data = memoryview(raw)[end + 2:]
+    need = 8 * shape[0] * shape[1] * shape[2]
+    if len(data) != need:
+        raise InputError(f"{name}: Fdump file is truncated or garbled: expected {need} bytes of "
+                         f"float64 data after the header, found {len(data)}")
+    table = np.frombuffer(data, dtype=np.float64).reshape(shape).copy()
+    return HKLTable(table, h_min, h_max, k_min, k_max, l_min, l_max,
+                    (shape[0] - 1) * (shape[1] - 1) * (shape[2] - 1))
+

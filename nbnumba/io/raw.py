@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Headerless float32 images (-floatfile): native byte order, fast index fastest."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from nbnumba.errors import InputError
+from nbnumba.io.atomic import atomic_open
+
+
+def write_float_image(path, image) -> None:
+    """Write `image` as raw native-endian float32, row-major (slow, fast).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file; written atomically.
+    image : array_like
+        The image, shape (spixels, fpixels); converted to float32.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be written.
+    """
+    data = np.ascontiguousarray(image, dtype=np.float32)
+    try:
+        with atomic_open(path) as handle:
+            handle.write(memoryview(data).cast("B"))
+    except OSError as exc:
+        raise InputError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from exc
+
+
+def read_float_image(path, fpixels: int, spixels: int) -> np.ndarray:
+    """Read a raw native-endian float32 image of `spixels` rows of `fpixels` values.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The raw float file.
+    fpixels, spixels : int
+        Fast and slow dimensions.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape (spixels, fpixels).
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or its size is not ``4*fpixels*spixels`` bytes.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read float image {name}: {exc.strerror or exc}") from exc
+    need = 4 * fpixels * spixels
+    if fpixels <= 0 or spixels <= 0 or len(raw) != need:
+        raise InputError(f"float image {name}: expected {need} bytes ({fpixels} x {spixels} float32), "
+                         f"found {len(raw)}")
+    return np.frombuffer(raw, dtype=np.float32).reshape(spixels, fpixels).copy()

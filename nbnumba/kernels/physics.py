@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Scalar physics shared by the CPU and CUDA kernels and by the host-side geometry: vectors are
+3-tuples, every helper is a lazily compiled ``@njit`` function (no signatures, no arrays of
+state), so numba-cuda can compile the same source for the device. Arithmetic follows nanoBragg.c's
+evaluation order so that results agree with the C program to the last bits where possible."""
+import math
+
+from numba import njit
+
+from .._jit import JIT_OPTIONS
+
+SQUARE, ROUND, GAUSS, TOPHAT = 0, 1, 2, 3
+
+
+@njit(**JIT_OPTIONS)
+def dot(x, y):
+    return x[0] * y[0] + x[1] * y[1] + x[2] * y[2]
+
+
+@njit(**JIT_OPTIONS)
+def cross(x, y):
+    return (x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0])
+
+
+@njit(**JIT_OPTIONS)
+def magnitude(v):
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
+@njit(**JIT_OPTIONS)
+def unitize(v):
+    """(magnitude, unit vector); the zero vector stays zero (C ``unitize``)."""
+    mag = magnitude(v)
+    if mag != 0.0:
+        return mag, (v[0] / mag, v[1] / mag, v[2] / mag)
+    return mag, (0.0, 0.0, 0.0)
+
+
+@njit(**JIT_OPTIONS)
+def scale(v, s):
+    return (s * v[0], s * v[1], s * v[2])
+
+
+@njit(**JIT_OPTIONS)
+def rotate(v, phix, phiy, phiz):
+    """Rotate about lab x, then y, then z (C ``rotate``, L3311)."""
+    new_x, new_y, new_z = v[0], v[1], v[2]
+    if phix != 0:
+        ryy = math.cos(phix)
+        ryz = -math.sin(phix)
+        rzy = math.sin(phix)
+        rzz = math.cos(phix)
+        rotated_y = new_y * ryy + new_z * ryz
+        rotated_z = new_y * rzy + new_z * rzz
+        new_y, new_z = rotated_y, rotated_z
+    if phiy != 0:
+        rxx = math.cos(phiy)
+        rxz = math.sin(phiy)
+        rzx = -math.sin(phiy)
+        rzz = math.cos(phiy)
+        rotated_x = new_x * rxx + new_y * 0.0 + new_z * rxz
+        rotated_z = new_x * rzx + new_y * 0.0 + new_z * rzz
+        new_x, new_z = rotated_x, rotated_z
+    if phiz != 0:
+        rxx = math.cos(phiz)
+        rxy = -math.sin(phiz)
+        ryx = math.sin(phiz)
+        ryy = math.cos(phiz)
+        rotated_x = new_x * rxx + new_y * rxy
+        rotated_y = new_x * ryx + new_y * ryy
+        new_x, new_y = rotated_x, rotated_y
+    return (new_x, new_y, new_z)
+
+
+@njit(**JIT_OPTIONS)
+def rotate_axis(v, axis, phi):
+    """Rodrigues rotation of ``v`` about the unit vector ``axis`` by ``phi`` (C ``rotate_axis``)."""
+    sinphi = math.sin(phi)
+    cosphi = math.cos(phi)
+    d = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cosphi)
+    return (axis[0] * d + v[0] * cosphi + (-axis[2] * v[1] + axis[1] * v[2]) * sinphi,
+            axis[1] * d + v[1] * cosphi + (axis[2] * v[0] - axis[0] * v[2]) * sinphi,
+            axis[2] * d + v[2] * cosphi + (-axis[1] * v[0] + axis[0] * v[1]) * sinphi)
+
+
+@njit(**JIT_OPTIONS)
+def rotate_umat(v, u00, u01, u02, u10, u11, u12, u20, u21, u22):
+    """Multiply ``v`` by a row-major 3x3 matrix (C ``rotate_umat``)."""
+    return (u00 * v[0] + u01 * v[1] + u02 * v[2],
+            u10 * v[0] + u11 * v[1] + u12 * v[2],
+            u20 * v[0] + u21 * v[1] + u22 * v[2])
+
+
+@njit(**JIT_OPTIONS)
+def sincg(x, n):
+    """Fourier transform of a grating, sin(N x)/sin(x); N at x == 0 (C ``sincg``)."""
+    if x == 0.0:
+        return n
+    return math.sin(x * n) / math.sin(x)
+
+
+@njit(**JIT_OPTIONS)
+def sinc3(x):
+    """Fourier transform of a sphere, 3(sin x/x - cos x)/x^2; 1 at x == 0 (C ``sinc3``)."""
+    if x == 0.0:
+        return 1.0
+    return 3.0 * (math.sin(x) / x - math.cos(x)) / (x * x)
+
+
+@njit(**JIT_OPTIONS)
+def polarization_factor(kahn_factor, incident, diffracted, axis):
+    """Kahn polarisation factor (C ``polarization_factor``, L4053). Like C it unitises its vector
+    arguments; the unitised diffracted vector is returned too because C updates it in place."""
+    _, incident = unitize(incident)
+    _, diffracted = unitize(diffracted)
+    _, axis = unitize(axis)
+    cos2theta = dot(incident, diffracted)
+    cos2theta_sqr = cos2theta * cos2theta
+    sin2theta_sqr = 1 - cos2theta_sqr
+    psi = 0.0
+    if kahn_factor != 0.0:
+        _, b_in = unitize(cross(axis, incident))
+        _, e_in = unitize(cross(incident, b_in))
+        e_out = dot(diffracted, e_in)
+        b_out = dot(diffracted, b_in)
+        psi = -math.atan2(b_out, e_out)
+    return 0.5 * (1.0 + cos2theta_sqr - kahn_factor * math.cos(2 * psi) * sin2theta_sqr), diffracted
+
+
+@njit(**JIT_OPTIONS)
+def solid_angle(pixel_size, airpath, close_distance, point_pixel):
+    """Solid angle of a pixel seen from the sample (C L2724-2729)."""
+    if point_pixel:
+        return 1.0 / airpath / airpath
+    return pixel_size * pixel_size / airpath / airpath * close_distance / airpath
+
+
+@njit(**JIT_OPTIONS)
+def capture_fraction(thick_tic, thickstep, mu, parallax):
+    """Fraction of photons absorbed by sensor layer ``thick_tic`` (C L2736-2742)."""
+    return (math.exp(-thick_tic * thickstep * mu / parallax)
+            - math.exp(-(thick_tic + 1) * thickstep * mu / parallax))
+
+
+@njit(**JIT_OPTIONS)
+def lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star, c_star):
+    """Lattice transform F_latt for the crystal shape (C L2825-2866). ``shape`` is a compile-time
+    constant in the kernels, so only one branch survives."""
+    if shape == SQUARE:
+        f_latt = 1.0
+        if na > 1:
+            f_latt *= sincg(math.pi * h, na)
+        if nb > 1:
+            f_latt *= sincg(math.pi * k, nb)
+        if nc > 1:
+            f_latt *= sincg(math.pi * l, nc)
+        return f_latt
+    dh = h - h0
+    dk = k - k0
+    dl = l - l0
+    if shape == ROUND:
+        hrad_sqr = dh * dh * na * na + dk * dk * nb * nb + dl * dl * nc * nc
+        return na * nb * nc * 0.723601254558268 * sinc3(math.pi * math.sqrt(hrad_sqr * fudge))
+    dx_star = dh * a_star[0] + dk * b_star[0] + dl * c_star[0]
+    dy_star = dh * a_star[1] + dk * b_star[1] + dl * c_star[1]
+    dz_star = dh * a_star[2] + dk * b_star[2] + dl * c_star[2]
+    rad_star_sqr = (dx_star * dx_star + dy_star * dy_star + dz_star * dz_star) * na * na * nb * nb * nc * nc
+    if shape == GAUSS:
+        return na * nb * nc * math.exp(-(rad_star_sqr / 0.63 * fudge))
+    if rad_star_sqr * fudge < 0.3969:
+        return na * nb * nc * 1.0
+    return na * nb * nc * 0.0
+
+
+@njit(**JIT_OPTIONS)
+def polint(x0, x1, x2, x3, y0, y1, y2, y3, x):
+    """Four-point Lagrange interpolation (C ``polint``)."""
+    t0 = (x - x1) * (x - x2) * (x - x3) * y0 / ((x0 - x1) * (x0 - x2) * (x0 - x3))
+    t1 = (x - x0) * (x - x2) * (x - x3) * y1 / ((x1 - x0) * (x1 - x2) * (x1 - x3))
+    t2 = (x - x0) * (x - x1) * (x - x3) * y2 / ((x2 - x0) * (x2 - x1) * (x2 - x3))
+    t3 = (x - x0) * (x - x1) * (x - x2) * y3 / ((x3 - x0) * (x3 - x1) * (x3 - x2))
+    return t0 + t1 + t2 + t3
+
+
+@njit(**JIT_OPTIONS)
+def interpolation_out_of_range(h, k, l, h_min, k_min, l_min, h_range, k_range, l_range):
+    """True where C gives up tricubic interpolation (L2936-2948)."""
+    return ((h - h_min + 3) > h_range or (h - 2 < h_min)
+            or (k - k_min + 3) > k_range or (k - 2 < k_min)
+            or (l - l_min + 3) > l_range or (l - 2 < l_min))
+
+
+@njit(**JIT_OPTIONS)
+def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
+    """Tricubic Lagrange interpolation of F on the 4x4x4 neighbourhood (C ``polin3``; interpolates
+    along l, then k, then h, as C nests it)."""
+    hf = math.floor(h)
+    kf = math.floor(k)
+    lf = math.floor(l)
+    ih = int(hf) - 1 - h_min
+    ik = int(kf) - 1 - k_min
+    il = int(lf) - 1 - l_min
+    ymh0 = 0.0
+    ymh1 = 0.0
+    ymh2 = 0.0
+    ymh3 = 0.0
+    for i1 in range(4):
+        ymk0 = 0.0
+        ymk1 = 0.0
+        ymk2 = 0.0
+        ymk3 = 0.0
+        for i2 in range(4):
+            row = fhkl[ih + i1, ik + i2]
+            v = polint(lf - 1.0, lf, lf + 1.0, lf + 2.0,
+                       row[il], row[il + 1], row[il + 2], row[il + 3], l)
+            if i2 == 0:
+                ymk0 = v
+            elif i2 == 1:
+                ymk1 = v
+            elif i2 == 2:
+                ymk2 = v
+            else:
+                ymk3 = v
+        v = polint(kf - 1.0, kf, kf + 1.0, kf + 2.0, ymk0, ymk1, ymk2, ymk3, k)
+        if i1 == 0:
+            ymh0 = v
+        elif i1 == 1:
+            ymh1 = v
+        elif i1 == 2:
+            ymh2 = v
+        else:
+            ymh3 = v
+    return polint(hf - 1.0, hf, hf + 1.0, hf + 2.0, ymh0, ymh1, ymh2, ymh3, h)
+
+
+@njit(**JIT_OPTIONS)
+def nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, default_F):
+    """Nearest-neighbour structure factor, default_F outside the table (C L2999-3009)."""
+    if hkls and h_min <= h0 <= h_max and k_min <= k0 <= k_max and l_min <= l0 <= l_max:
+        return fhkl[h0 - h_min, k0 - k_min, l0 - l_min]
+    return default_F

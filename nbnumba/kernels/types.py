@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The kernels' compile-time flags and the named tuples that carry their scalar arguments."""
+from collections import namedtuple
+
+#: compile-time specialisation of a pixel kernel; one compiled kernel per distinct value
+KernelFlags = namedtuple("KernelFlags", [
+    "shape",              # physics.SQUARE / ROUND / GAUSS / TOPHAT
+    "interpolate",        # tricubic interpolation of F may be used
+    "phi_carryover",      # c-parity: reproduce the C program's phi=0 carryover
+    "oversample_thick",   # C's -oversample_thick (multiplies the running sum)
+    "oversample_polar",
+    "oversample_omega",
+    "curved_detector",
+    "point_pixel",
+])
+
+#: per-run scalars of the pixel loop
+ScalarArgs = namedtuple("ScalarArgs", [
+    "roi_xmin", "roi_xmax", "roi_ymin", "roi_ymax",
+    "start_pixel",        # render only pixels with row-major index >= this
+    "first_eval_pixel",   # c-parity: the pixel holding the image's first phi evaluation
+    "interp_cut_pixel",   # interpolation: pixels above this use nearest-neighbour F ...
+    "interp_cut_eval",    # ... and this pixel from this evaluation on
+    "oversample", "subpixel_size", "pixel_size",
+    "detector_thicksteps", "detector_thickstep", "detector_thick", "detector_mu",
+    "distance", "close_distance",
+    "nopolar", "polarization", "dmin", "water_size",
+    "I_bg", "r_e_sqr_fluence", "steps",
+])
+
+#: rows of the kernels' (9, 3) ``vectors`` array (numba's parallel loops cannot capture tuples):
+#: detector unit vectors and pix0 (metres), beam and E-vector, reciprocal cell (1/Angstrom)
+FDET, SDET, ODET, PIX0, BEAM, POLAR, A_STAR, B_STAR, C_STAR = range(9)
+VECTOR_ROWS = 9
+
+#: crystal scalars: cell counts, shape fudge, F table extent
+CrystalArgs = namedtuple("CrystalArgs", [
+    "Na", "Nb", "Nc", "fudge",
+    "hkls", "h_min", "h_max", "k_min", "k_max", "l_min", "l_max", "h_range", "k_range", "l_range",
+    "default_F",
+])

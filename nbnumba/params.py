@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Simulation parameters: nanoBragg.c's globals after argument parsing, in the C program's internal units.
+
+Lengths are metres, angles radians, unless a field says otherwise. Unset values follow the C program's
+sentinels (-1 for "auto", NaN for "derive later"), so the resolution rules of nanoBragg.c apply unchanged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Optional, Tuple
+
+Vec3 = Tuple[float, float, float]
+
+CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
+PIVOTS = ("beam", "sample")
+SHAPES = ("square", "round", "gauss", "tophat")
+PHI_CARRYOVER_MODES = ("spec", "c-parity")
+
+#: Thomson cross section (m^2), nanoBragg.c L211
+R_E_SQR = 7.94079248018965e-30
+#: default fluence (photons/m^2): r_e_sqr * fluence == 1.0 exactly
+DEFAULT_FLUENCE = 125932015286227086360700780544.0
+AVOGADRO = 6.02214179e23
+RTD = 180.0 * (1.0 / math.pi)
+
+
+@dataclass
+class Params:
+    """Every input of one nanoBragg run (see ``nbnumba.cli.flags`` for the flag that sets each field)."""
+
+    # --- files ---
+    hklfilename: Optional[str] = None
+    matfilename: Optional[str] = None
+    dumpfilename: str = "Fdump.bin"
+    imginfilename: Optional[str] = None
+    maskfilename: Optional[str] = None
+    sourcefilename: Optional[str] = None
+    stolfilename: Optional[str] = None
+    floatfilename: str = "floatimage.bin"
+    intfilename: str = "intimage.img"
+    noisefilename: str = "noiseimage.img"
+    pgmfilename: str = "image.pgm"
+
+    # --- crystal ---
+    Na: float = 1.0
+    Nb: float = 1.0
+    Nc: float = 1.0
+    user_cell: bool = False
+    cell_a: float = 0.0  # Angstrom
+    cell_b: float = 0.0
+    cell_c: float = 0.0
+    cell_alpha: float = 0.0  # radians
+    cell_beta: float = 0.0
+    cell_gamma: float = 0.0
+    misset_random: bool = False
+    misset: Optional[Vec3] = None  # radians, rotations about x, y, z
+    sample_x: float = 0.0
+    sample_y: float = 0.0
+    sample_z: float = 0.0
+    xtal_shape: str = "square"
+    fudge: float = 1.0
+    mosaic_spread: float = -1.0
+    mosaic_domains: int = -1
+    mosaic_seed: int = -12345678  # stored negated, as C does
+    misset_seed: Optional[int] = None  # stored negated; None = the time-based default seed
+
+    # --- structure factors ---
+    default_F: float = 0.0
+    interpolate: int = 2  # 0 off, 1 on, 2 auto
+
+    # --- beam ---
+    lambda0: float = 1.0e-10
+    fluence: float = DEFAULT_FLUENCE
+    flux: float = 0.0
+    exposure: float = 1.0
+    beamsize: float = 1.0e-4
+    dispersion: float = 0.0
+    dispsteps: int = -1
+    dispstep: float = -1.0
+    hdivrange: float = -1.0
+    vdivrange: float = -1.0
+    hdivstep: float = -1.0
+    vdivstep: float = -1.0
+    hdivsteps: int = -1
+    vdivsteps: int = -1
+    round_div: bool = True
+    polarization: float = 0.0  # Kahn factor
+    nopolar: bool = False
+    source_distance: float = 10.0
+
+    # --- detector ---
+    beam_convention: str = "mosflm"
+    detector_pivot: str = "beam"
+    distance: float = 100.0e-3
+    close_distance: float = math.nan
+    detsize_f: float = 102.4e-3
+    detsize_s: float = 102.4e-3
+    fpixels: int = 0
+    spixels: int = 0
+    pixel_size: float = 0.1e-3
+    Xbeam: float = math.nan
+    Ybeam: float = math.nan
+    Xclose: float = math.nan
+    Yclose: float = math.nan
+    ORGX: float = math.nan
+    ORGY: float = math.nan
+    # initial vectors of nanoBragg.c (L241-249); conventions overwrite them, CUSTOM keeps them
+    fdet_vector: Vec3 = (0.0, 0.0, 1.0)
+    sdet_vector: Vec3 = (0.0, -1.0, 0.0)
+    odet_vector: Vec3 = (1.0, 0.0, 0.0)
+    beam_vector: Vec3 = (1.0, 0.0, 0.0)
+    polar_vector: Vec3 = (0.0, 0.0, 1.0)
+    spindle_vector: Vec3 = (0.0, 0.0, 1.0)
+    twotheta_axis: Vec3 = (0.0, 1.0, 0.0)
+    pix0_vector: Optional[Vec3] = None  # accepted and ignored, as in C (see docs/deviations.md)
+    detector_rotx: float = 0.0
+    detector_roty: float = 0.0
+    detector_rotz: float = 0.0
+    detector_twotheta: float = 0.0
+    curved_detector: bool = False
+    point_pixel: bool = False
+    detector_mu: float = -1.0
+    detector_thick: float = 0.0
+    detector_thickstep: float = -1.0
+    detector_thicksteps: int = -1
+
+    # --- rotation ---
+    phi0: float = 0.0
+    osc: float = -1.0
+    phistep: float = -1.0
+    phisteps: int = -1
+    phi_carryover_mode: str = "spec"
+
+    # --- sampling ---
+    oversample: int = -1
+    oversample_thick: bool = False
+    oversample_polar: bool = False
+    oversample_omega: bool = False
+    roi_xmin: int = -1
+    roi_xmax: int = -1
+    roi_ymin: int = -1
+    roi_ymax: int = -1
+    dmin: float = 0.0
+
+    # --- background ---
+    water_size: float = 0.0
+
+    # --- output ---
+    intfile_scale: float = 0.0
+    pgm_scale: float = 0.0
+    adc_offset: float = 40.0
+    write_pgm: bool = True
+    calculate_noise: bool = True
+    seed: Optional[int] = None  # stored negated; None = time-based
+    printout: bool = False
+    printout_fpixel: int = -1
+    printout_spixel: int = -1
+    progress_meter: bool = True
+
+    def copy(self, **changes) -> "Params":
+        return replace(self, **changes)
+
+    @classmethod
+    def field_names(cls):
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The stored nanoBragg.c reference suite (../c_reference) and how to run a case through nbnumba."""
+import gzip
+import json
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent / "c_reference"
+INPUTS = ROOT / "inputs"
+
+
+@lru_cache(maxsize=None)
+def manifest():
+    with open(ROOT / "manifest.json") as f:
+        return json.load(f)
+
+
+@lru_cache(maxsize=64)
+def reference_bytes(case, key):
+    """Uncompressed bytes of output ``key`` (float, int, fdump, ...) of ``case``."""
+    entry = manifest()[case]["outputs"][key]
+    with gzip.open(ROOT / "cases" / case / entry["file"]) as f:
+        return f.read()
+
+
+def reference_float(case, key="float"):
+    m = manifest()[case]
+    return np.frombuffer(reference_bytes(case, key), np.float32).reshape(m["spixels"], m["fpixels"])
+
+
+def stage_inputs(workdir):
+    """Put the suite's input files into ``workdir`` (copies: tests must not write through links)."""
+    for name in os.listdir(INPUTS):
+        shutil.copy(INPUTS / name, Path(workdir) / name)
+
+
+def run_case(case, workdir, extra=(), monkeypatch=None):
+    """Run a case's argv (after its prepare_argv, if any) through the nbnumba command line in
+    ``workdir``; returns the exit status of the main run."""
+    from nbnumba.cli.main import main_argv
+    entry = manifest()[case]
+    stage_inputs(workdir)
+    old = os.getcwd()
+    os.chdir(workdir)
+    try:
+        if "prepare_argv" in entry:
+            assert main_argv(list(entry["prepare_argv"])) == 0
+        return main_argv(list(entry["argv"]) + list(extra))
+    finally:
+        os.chdir(old)
+
+
+def relative_max_difference(ours, ref):
+    assert ours.shape == ref.shape
+    scale = float(np.abs(ref.astype(np.float64)).max())
+    diff = float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max())
+    return diff / scale if scale > 0 else diff
