@@ -121,16 +121,13 @@ def mosaic_umats(mosaic_spread, mosaic_domains, streams, idum):
 def umat2misset(umat):
     """Port of C ``umat2misset`` (L3491): x, y, z rotation angles (radians) of a 3x3 matrix,
     consistent with ``rotate()``. ``umat`` is a flat sequence of 9."""
-    uxx, uxy, uxz, uyx, uyy, uyz, uzx, uzy, uzz = (float(u) for u in umat)
-    mx = math.sqrt(uxx * uxx + uxy * uxy + uxz * uxz)
-    my = math.sqrt(uyx * uyx + uyy * uyy + uyz * uyz)
-    mz = math.sqrt(uzx * uzx + uzy * uzy + uzz * uzz)
-    if mx > 0:
-        uxx /= mx; uxy /= mx; uxz /= mx
-    if my > 0:
-        uyx /= my; uyy /= my; uyz /= my
-    if mz > 0:
-        uzx /= mz; uzy /= mz; uzz /= mz
+    def unit(x, y, z):
+        m = math.sqrt(x * x + y * y + z * z)
+        return m, ((x / m, y / m, z / m) if m > 0 else (x, y, z))
+
+    mx, (uxx, uxy, uxz) = unit(*(float(u) for u in umat[0:3]))
+    my, (uyx, uyy, uyz) = unit(*(float(u) for u in umat[3:6]))
+    mz, (uzx, uzy, uzz) = unit(*(float(u) for u in umat[6:9]))
     if mx >= 0 and my <= 0 and mz <= 0:
         uyx, uyy, uyz = 0.0, 1.0, 0.0
         uzx, uzy, uzz = 0.0, 0.0, 1.0
@@ -141,14 +138,10 @@ def umat2misset(umat):
         uxx, uxy, uxz = 1.0, 0.0, 0.0
         uyx, uyy, uyz = 0.0, 1.0, 0.0
 
-    def unit(x, y, z):
-        m = math.sqrt(x * x + y * y + z * z)
-        return (x / m, y / m, z / m) if m > 0 else (x, y, z)
-
     for _ in range(2):
-        xcy = unit(uxy * uyz - uxz * uyy, uxz * uyx - uxx * uyz, uxx * uyy - uxy * uyx)
-        ycz = unit(uyy * uzz - uyz * uzy, uyz * uzx - uyx * uzz, uyx * uzy - uyy * uzx)
-        zcx = unit(uzy * uxz - uzz * uxy, uzz * uxx - uzx * uxz, uzx * uxy - uzy * uxx)
+        xcy = unit(uxy * uyz - uxz * uyy, uxz * uyx - uxx * uyz, uxx * uyy - uxy * uyx)[1]
+        ycz = unit(uyy * uzz - uyz * uzy, uyz * uzx - uyx * uzz, uyx * uzy - uyy * uzx)[1]
+        zcx = unit(uzy * uxz - uzz * uxy, uzz * uxx - uzx * uxz, uzx * uxy - uzy * uxx)[1]
         if mx <= 0:
             uxx, uxy, uxz = ycz
         if my <= 0:
@@ -156,15 +149,9 @@ def umat2misset(umat):
         if mz <= 0:
             uzx, uzy, uzz = xcy
 
-    mx = math.sqrt(uxx * uxx + uxy * uxy + uxz * uxz)
-    my = math.sqrt(uyx * uyx + uyy * uyy + uyz * uyz)
-    mz = math.sqrt(uzx * uzx + uzy * uzy + uzz * uzz)
-    if mx > 0:
-        uxx /= mx; uxy /= mx; uxz /= mx
-    if my > 0:
-        uyx /= my; uyy /= my; uyz /= my
-    if mz > 0:
-        uzx /= mz; uzy /= mz; uzz /= mz
+    uxx, uxy, uxz = unit(uxx, uxy, uxz)[1]
+    uyx, uyy, uyz = unit(uyx, uyy, uyz)[1]
+    uzx, uzy, uzz = unit(uzx, uzy, uzz)[1]
 
     if uzx * uzx < 1.0:
         rotx = math.atan2(uzy, uzz)

@@ -45,7 +45,10 @@ class Setup:
     fluence: float
     mask: np.ndarray = None
     I_bg: float = 0.0
+    #: the noise image's seed as C holds it (negated; by default the time-based seed that also
+    #: seeds -misset random) and the random-number state the noise stream continues from
     seed: int = 0
+    random_streams: RandomStreams = None
 
     @property
     def n_steps(self):
@@ -121,6 +124,14 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     det, beam = geometry.detector_frame(p, log)
     if det.fpixels <= 0 or det.spixels <= 0:
         raise InputError("detector has %d x %d pixels; expected at least one each way" % (det.fpixels, det.spixels))
+    mask = None
+    if p.maskfilename is not None:
+        from .io.smv import read_smv
+        frame = read_smv(p.maskfilename, "-mask")
+        if frame.data.shape != det.shape:
+            raise InputError("-mask %s: image is %d x %d pixels but the detector is %d x %d"
+                             % (p.maskfilename, frame.width, frame.height, det.fpixels, det.spixels))
+        mask = frame.data
     log("nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17")
     if p.hklfilename is None and not os.path.exists(p.dumpfilename) and p.default_F == 0.0:
         raise InputError("no structure factors: give -hkl FILE or -default_F F (no %s to re-read either)"
@@ -179,22 +190,13 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     cells_first, cells_carry = xtal_mod.cell_tables(crystal, det.spindle, steps.phi_values, umats,
                                                     steps.mosaic_spread, p.phi_carryover_mode == "c-parity")
 
-    mask = None
-    if p.maskfilename is not None:
-        from .io.smv import read_smv
-        frame = read_smv(p.maskfilename, "-mask")
-        if frame.data.shape != det.shape:
-            raise InputError("-mask %s: image is %d x %d pixels but the detector is %d x %d"
-                             % (p.maskfilename, frame.width, frame.height, det.fpixels, det.spixels))
-        mask = frame.data
-
     fluence = beam["fluence"]
     I_bg = (WATER_F * WATER_F * R_E_SQR * fluence * p.water_size * p.water_size * p.water_size * 1e6
             * AVOGADRO / WATER_MW)
     setup = Setup(params=p, detector=det, steps=steps, crystal=crystal, sources=sources, mosaic_umats=umats,
                   cells_first=cells_first, cells_carry=cells_carry, fhkl=fhkl, interpolate=bool(interpolate),
                   oversample=oversample, fluence=fluence, mask=mask, I_bg=I_bg,
-                  seed=time_seed if p.seed is None else p.seed)
+                  seed=time_seed if p.seed is None else p.seed, random_streams=streams)
     _log_summary(setup, divsteps, beam, log)
     return setup
 

@@ -209,3 +209,19 @@ def test_mosaic_domains_are_small_rotations():
         angle = math.acos(min(1.0, (np.trace(u) - 1) / 2))
         assert angle <= spread * (1 + 1e-6)
     assert len({u.tobytes() for u in umats}) == 20
+
+
+@pytest.mark.parametrize("angles", [(0.1, -0.2, 0.3), (1.2, 0.7, -2.5), (-3.0, 0.05, 1.0)])
+def test_umat2misset_inverts_rotate(angles):
+    """umat2misset gives the x, y, z angles whose rotate() reproduces the matrix."""
+    from nbnumba.kernels.physics import rotate
+    from nbnumba.rng import umat2misset
+    rx, ry, rz = angles
+    c, s = math.cos, math.sin
+    Rx = np.array([[1, 0, 0], [0, c(rx), -s(rx)], [0, s(rx), c(rx)]])
+    Ry = np.array([[c(ry), 0, s(ry)], [0, 1, 0], [-s(ry), 0, c(ry)]])
+    Rz = np.array([[c(rz), -s(rz), 0], [s(rz), c(rz), 0], [0, 0, 1]])
+    umat = Rz @ Ry @ Rx
+    found = umat2misset(umat.ravel())
+    for v in np.eye(3):
+        np.testing.assert_allclose(rotate(tuple(v), *found), umat @ v, atol=1e-12)

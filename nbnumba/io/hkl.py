@@ -10,7 +10,7 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
-from nbnumba.io.textcols import parse_number, read_lines
+from nbnumba.io.textcols import parse_number, read_input, read_lines
 
 
 @dataclass
@@ -160,11 +160,7 @@ def read_fdump(path) -> HKLTable:
         form feed, or its size does not match the box the header describes.
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read the Fdump file ({exc.strerror or exc})") from exc
+    raw = read_input(name, "-dump")
     expect = "expected 'h_min h_max k_min k_max l_min l_max' then a newline and a form feed"
     end = raw.find(b"\n", 0, 256)
     if end < 0 or raw[end + 1:end + 2] != b"\f":

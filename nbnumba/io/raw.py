@@ -8,6 +8,7 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
+from nbnumba.io.textcols import read_input
 
 
 def write_float_image(path, image) -> None:
@@ -54,11 +55,7 @@ def read_float_image(path, fpixels: int, spixels: int) -> np.ndarray:
         If the file cannot be read or its size is not ``4*fpixels*spixels`` bytes.
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read float image {name}: {exc.strerror or exc}") from exc
+    raw = read_input(name, "float image")
     need = 4 * fpixels * spixels
     if fpixels <= 0 or spixels <= 0 or len(raw) != need:
         raise InputError(f"float image {name}: expected {need} bytes ({fpixels} x {spixels} float32), "

@@ -12,6 +12,7 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
+from nbnumba.io.textcols import read_input
 
 HEADER_BYTES = 512
 SMV_MAGIC = b"{\nHEADER_BYT"
@@ -244,11 +245,7 @@ def read_smv(path, what: str) -> SMVImage:
         If the file cannot be read, is not SMV, has a bad size or byte order, or is truncated.
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"{what} file {name} cannot be read: {exc.strerror or exc}") from exc
+    raw = read_input(name, what)
     if raw[:len(SMV_MAGIC)] != SMV_MAGIC:
         raise InputError(f"{what} file {name} is not an SMV image (expected a '{{ HEADER_BYTES=' header)")
     header_size = _as_int(value_of(raw[:HEADER_BYTES].decode("latin-1"), "HEADER_BYTES"))

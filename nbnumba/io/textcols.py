@@ -40,6 +40,16 @@ def parse_number(token: str, allow_nan: bool = False) -> Optional[float]:
     return None
 
 
+def read_input(path, what: str) -> bytes:
+    """The bytes of an input file; InputError naming ``what`` (e.g. ``-hkl``) and the file otherwise."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(f"{what} file {name} cannot be read: {exc.strerror or exc}") from exc
+
+
 def read_lines(path, what: str) -> list[str]:
     """Read a text file as a list of lines (UTF-8, undecodable bytes replaced).
 
@@ -48,7 +58,7 @@ def read_lines(path, what: str) -> list[str]:
     path : str or os.PathLike
         The file.
     what : str
-        The flag that named the file, for the error message.
+        The flag that named it, for messages.
 
     Returns
     -------
@@ -60,13 +70,7 @@ def read_lines(path, what: str) -> list[str]:
     InputError
         If the file cannot be opened or read.
     """
-    name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"{what} file {name} cannot be read: {exc.strerror or exc}") from exc
-    return raw.decode("utf-8", errors="replace").splitlines()
+    return read_input(path, what).decode("utf-8", errors="replace").splitlines()
 
 
 def read_text_columns(path, ncols: int, what: str) -> np.ndarray:
