@@ -14,10 +14,13 @@ def run(params: Params, log=_print) -> int:
     """Render ``params`` and write ``-floatfile``, ``-intfile`` (and ``Fdump.bin``); returns the exit
     status. Every output is written to a temporary name and renamed, so an error or an interrupt
     leaves no partial file."""
+    from .io.atomic import check_writable
     from .io.raw import write_float_image
     from .io.smv import smv_header_text, write_smv
     from .simulation import int_image, intfile_scale, simulate, smv_header_values
 
+    for path in (params.floatfilename, params.intfilename):
+        check_writable(path)
     result = simulate(params, log=log, write_dump=True)
     setup = result.setup
     stats = result.stats

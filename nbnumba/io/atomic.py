@@ -25,6 +25,11 @@ def _target_and_temp(path: PathLike) -> tuple[str, str]:
     return target, os.path.join(folder, f".{name}.{os.getpid()}.tmp")
 
 
+def check_writable(path: PathLike) -> None:
+    """Raise InputError now if `path` could not be written later (missing folder, no file name)."""
+    _target_and_temp(path)
+
+
 def _remove_quietly(temp: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(temp)
