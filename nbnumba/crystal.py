@@ -7,12 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.physics import cross, dot, magnitude, on_host, rotate, rotate_axis, rotate_umat, scale
+from .kernels.physics import cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale
 from .params import RTD, Params
 from .rng import umat2misset
-
-cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale = on_host(
-    cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale)
 
 DBL_MIN = 2.2250738585072014e-308
 

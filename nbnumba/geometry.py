@@ -7,10 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.physics import cross, dot, on_host, rotate, rotate_axis, unitize
+from .kernels.physics import cross, dot, rotate, rotate_axis, unitize
 from .params import RTD, Params
-
-cross, dot, rotate, rotate_axis, unitize = on_host(cross, dot, rotate, rotate_axis, unitize)
 
 DBL_MIN = 2.2250738585072014e-308
 

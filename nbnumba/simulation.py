@@ -45,10 +45,6 @@ class Setup:
     fluence: float
     mask: np.ndarray = None
     I_bg: float = 0.0
-    #: the noise image's seed as C holds it (negated; by default the time-based seed that also
-    #: seeds -misset random) and the random-number state the noise stream continues from
-    seed: int = 0
-    random_streams: RandomStreams = None
 
     @property
     def n_steps(self):
@@ -156,9 +152,9 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
             log("auto-selected no interpolation")
             interpolate = 0
 
-    time_seed = -int(time.time())
+    # C seeds -misset random with its time-based default noise seed unless -misset_seed is given
     streams = RandomStreams()
-    misset_idum = seed_array(time_seed if p.misset_seed is None else p.misset_seed)
+    misset_idum = seed_array(-int(time.time()) if p.misset_seed is None else p.misset_seed)
     crystal = xtal_mod.build_crystal(p, matrix, p.lambda0, streams, misset_idum, log)
     oversample = xtal_mod.size_crystal(crystal, p.sample_x, beam["sample_y"], beam["sample_z"], p.lambda0,
                                        det.distance, det.pixel_size, p.oversample, log)
@@ -195,8 +191,7 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
             * AVOGADRO / WATER_MW)
     setup = Setup(params=p, detector=det, steps=steps, crystal=crystal, sources=sources, mosaic_umats=umats,
                   cells_first=cells_first, cells_carry=cells_carry, fhkl=fhkl, interpolate=bool(interpolate),
-                  oversample=oversample, fluence=fluence, mask=mask, I_bg=I_bg,
-                  seed=time_seed if p.seed is None else p.seed, random_streams=streams)
+                  oversample=oversample, fluence=fluence, mask=mask, I_bg=I_bg)
     _log_summary(setup, divsteps, beam, log)
     return setup
 

@@ -160,7 +160,7 @@ def read_fdump(path) -> HKLTable:
         form feed, or its size does not match the box the header describes.
     """
     name = os.fspath(path)
-    raw = read_input(name, "-dump")
+    raw = read_input(name, "structure-factor cache")
     expect = "expected 'h_min h_max k_min k_max l_min l_max' then a newline and a form feed"
     end = raw.find(b"\n", 0, 256)
     if end < 0 or raw[end + 1:end + 2] != b"\f":

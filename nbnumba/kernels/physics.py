@@ -12,12 +12,6 @@ from .._jit import JIT_OPTIONS
 SQUARE, ROUND, GAUSS, TOPHAT = 0, 1, 2, 3
 
 
-def on_host(*helpers):
-    """The plain-Python originals of leaf helpers (those that call no other helper), for the one-off
-    set-up on the host: same source and libm, so the same numbers, without loading compiled code."""
-    return tuple(helper.py_func for helper in helpers)
-
-
 @njit(**JIT_OPTIONS)
 def dot(x, y):
     return x[0] * y[0] + x[1] * y[1] + x[2] * y[2]
@@ -36,7 +30,7 @@ def magnitude(v):
 @njit(**JIT_OPTIONS)
 def unitize(v):
     """(magnitude, unit vector); the zero vector stays zero (C ``unitize``)."""
-    mag = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    mag = magnitude(v)
     if mag != 0.0:
         return mag, (v[0] / mag, v[1] / mag, v[2] / mag)
     return mag, (0.0, 0.0, 0.0)
