@@ -357,7 +357,7 @@ def make_sources(det: Detector, steps: Steps, p: Params, lambda0, file_rows, log
     and wavelength (m); the weights I are printed but, as in C, never used."""
     beam = det.beam
     rows = []
-    divsteps = 0
+    divsteps = -1  # C's initial value, printed as is when the sources come from a file
     if file_rows is not None:
         for x, y, z, weight, lam in file_rows:
             rows.append((-p.source_distance * beam[0] if math.isnan(x) else x,
@@ -366,6 +366,7 @@ def make_sources(det: Detector, steps: Steps, p: Params, lambda0, file_rows, log
                          1.0 if math.isnan(weight) else weight,
                          lambda0 if math.isnan(lam) else lam))
     else:
+        divsteps = 0
         points = []
         for hdiv_tic in range(steps.hdivsteps):
             for vdiv_tic in range(steps.vdivsteps):

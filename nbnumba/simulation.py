@@ -45,6 +45,10 @@ class Setup:
     fluence: float
     mask: np.ndarray = None
     I_bg: float = 0.0
+    #: the random-number state after set-up (misset, mosaic domains), which the noise image continues
+    streams: RandomStreams = None
+    #: C's noise ``seed`` (negated): ``-seed`` or the time-based default
+    seed: int = 0
 
     @property
     def n_steps(self):
@@ -152,9 +156,11 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
             log("auto-selected no interpolation")
             interpolate = 0
 
-    # C seeds -misset random with its time-based default noise seed unless -misset_seed is given
+    # C's default seed is -time(0), read once at start-up; -misset random uses it unless -misset_seed
+    # is given (not the -seed value: C copies the default before parsing, L354-358)
+    time_seed = -int(time.time())
     streams = RandomStreams()
-    misset_idum = seed_array(-int(time.time()) if p.misset_seed is None else p.misset_seed)
+    misset_idum = seed_array(time_seed if p.misset_seed is None else p.misset_seed)
     crystal = xtal_mod.build_crystal(p, matrix, p.lambda0, streams, misset_idum, log)
     oversample = xtal_mod.size_crystal(crystal, p.sample_x, beam["sample_y"], beam["sample_z"], p.lambda0,
                                        det.distance, det.pixel_size, p.oversample, log)
@@ -191,7 +197,8 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
             * AVOGADRO / WATER_MW)
     setup = Setup(params=p, detector=det, steps=steps, crystal=crystal, sources=sources, mosaic_umats=umats,
                   cells_first=cells_first, cells_carry=cells_carry, fhkl=fhkl, interpolate=bool(interpolate),
-                  oversample=oversample, fluence=fluence, mask=mask, I_bg=I_bg)
+                  oversample=oversample, fluence=fluence, mask=mask, I_bg=I_bg, streams=streams,
+                  seed=time_seed if p.seed is None else p.seed)
     _log_summary(setup, divsteps, beam, log)
     return setup
 
@@ -237,6 +244,11 @@ def _log_summary(s: Setup, divsteps, beam, log):
     log("  %dx%d pixel oversample steps%s" % (s.oversample, s.oversample, extra))
     if s.mask is not None:
         log("  skipping zero-flagged pixels in %s" % p.maskfilename)
+    if p.calculate_noise:
+        log("")
+        log("  noise image paramters:")
+        log("  seed: %d" % s.seed)
+        log("  water droplet size: %g m" % p.water_size)
 
 
 def kernel_flags(s: Setup) -> KernelFlags:

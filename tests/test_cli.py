@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from nbnumba.cli.flags import (ABSORB, BY_NAME, CELL, CHOICE, COMMAND, FILE, FLAGS, FLOAT, GROUPS, IGNORED,
-                               INT, MISSET, SWITCH, UNSUPPORTED)
+                               INT, MISSET, SWITCH)
 from nbnumba.cli.main import main, main_argv, usage_text
 from nbnumba.cli.parse import DEVIATIONS, params_from_argv
 from nbnumba.errors import InputError
@@ -104,7 +104,7 @@ def test_every_c_flag_is_in_the_table():
     assert [name for name in C_FLAGS if name not in BY_NAME] == []
 
 
-@pytest.mark.parametrize("flag", [f for f in FLAGS if f.status not in (COMMAND, UNSUPPORTED)],
+@pytest.mark.parametrize("flag", [f for f in FLAGS if f.status != COMMAND],
                          ids=lambda f: f.name)
 def test_every_flag_parses_its_example(flag):
     params, warnings = params_from_argv([flag.name] + example_values(flag))
@@ -119,11 +119,6 @@ ALIAS_PAIRS = [(flag, alias) for flag in FLAGS for alias in flag.aliases]
 @pytest.mark.parametrize("flag,alias", ALIAS_PAIRS, ids=[a for _, a in ALIAS_PAIRS])
 def test_alias_sets_what_its_canonical_flag_sets(flag, alias):
     values = example_values(flag)
-    if flag.status == UNSUPPORTED:
-        for name in (flag.name, alias):
-            with pytest.raises(InputError, match="not supported yet"):
-                params_from_argv([name] + values)
-        return
     if flag.status == COMMAND:
         assert BY_NAME[alias] is flag
         return
@@ -386,13 +381,6 @@ def test_stray_token(argv):
         params_from_argv(argv)
 
 
-@pytest.mark.parametrize("argv", [["-noisefile", "x"], ["-noiseimage", "x"], ["-pgmfile", "x"],
-                                  ["-pgmimage", "x"], ["-pgmscale", "2"]])
-def test_noise_and_pgm_output_not_supported_yet(argv):
-    with pytest.raises(InputError, match=f"^{argv[0]}: not supported yet .*-nonoise/-nopgm"):
-        params_from_argv(argv)
-
-
 def test_nonoise_nopgm_and_seed_accepted():
     p = parse("-nonoise -nopgm -seed 5")
     assert (p.calculate_noise, p.write_pgm, p.seed) == (False, False, -5)
@@ -499,10 +487,6 @@ def test_reference_command_lines_parse(case, tmp_path, monkeypatch):
             (tmp_path / source.name).symlink_to(source)
     monkeypatch.chdir(tmp_path)
     argv = entry["argv"]
-    if any(token in ("-noisefile", "-pgmfile", "-pgmscale") for token in argv):
-        with pytest.raises(InputError, match="not supported yet"):
-            params_from_argv(argv)
-        return
     if INPUTS is None and any(token in ("-img", "-mask") for token in argv):
         pytest.skip("needs c_reference/inputs")
     params, _ = params_from_argv(argv)
@@ -576,13 +560,6 @@ def test_double_dash_is_not_swallowed(fake_run):
     result = CliRunner().invoke(main, ["--"])
     assert result.exit_code == 2
     assert "unknown flag --" in result.stderr
-
-
-def test_noisefile_exits_2_not_supported(fake_run):
-    result = CliRunner().invoke(main, ["-noisefile", "x"])
-    assert result.exit_code == 2
-    assert "not supported yet" in result.stderr
-    assert "Traceback" not in result.output
 
 
 def test_run_status_and_errors_from_run(monkeypatch, fake_run, capsys):

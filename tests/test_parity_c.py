@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Every reference case of nanoBragg.c (except noise and PGM, which come later) through the nbnumba
-command line: float image to 1e-6 of the maximum, SMV header identical, SMV pixels identical but
-for at most 0.1% off by one ADU, Fdump files byte-identical."""
+"""Every reference case of nanoBragg.c through the nbnumba command line: float image to 1e-6 of the
+maximum, SMV header identical, SMV pixels identical but for at most 0.1% off by one ADU, Fdump files,
+noise images (same -seed) and PGM files byte-identical."""
 import numpy as np
 import pytest
 
@@ -11,7 +11,7 @@ FLOAT_TOLERANCE = 1e-6
 SPEC_TOLERANCE = 1e-5
 INT_OFF_BY_ONE_FRACTION = 1e-3
 
-CASES = sorted(name for name in manifest() if not name.startswith(("noise_", "out_pgm")))
+CASES = sorted(manifest())
 CARRYOVER_CASES = [name for name in CASES if manifest()[name]["phi_carryover"]]
 
 
@@ -20,9 +20,14 @@ def expected_case(case):
     return manifest()[case].get("port_matches", case)
 
 
+def argv_value(argv, flag, default=None):
+    return argv[argv.index(flag) + 1] if flag in argv else default
+
+
 def check_outputs(case, workdir):
     ref_case = expected_case(case)
     m = manifest()[case]
+    argv = m["argv"]
     ours = np.fromfile(workdir / m["argv"][m["argv"].index("-floatfile") + 1], np.float32)
     ours = ours.reshape(m["spixels"], m["fpixels"])
     ref = reference_float(ref_case)
@@ -44,6 +49,16 @@ def check_outputs(case, workdir):
                                                 if "-dump" in m["argv"] else None)):
         if key in outputs:
             assert (workdir / name).read_bytes() == reference_bytes(ref_case, key), "%s differs" % name
+
+    if "noise" in outputs:
+        ours_noise = (workdir / argv_value(argv, "-noisefile")).read_bytes()
+        ref_noise = reference_bytes(ref_case, "noise")
+        assert ours_noise[:512] == ref_noise[:512], "noise image headers differ"
+        a = np.frombuffer(ours_noise[512:], np.uint16)
+        b = np.frombuffer(ref_noise[512:], np.uint16)
+        assert a.shape == b.shape and np.count_nonzero(a != b) == 0, "noise pixels differ"
+    if "pgm" in outputs:
+        assert (workdir / argv_value(argv, "-pgmfile", "image.pgm")).read_bytes() == reference_bytes(ref_case, "pgm")
     return rel
 
 

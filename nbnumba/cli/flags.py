@@ -23,7 +23,6 @@ ABSORB = "absorb"  # a number, or a token containing "inf"
 #: status of a flag
 ACTIVE = "active"  # sets Params
 IGNORED = "ignored"  # parsed and ignored, as in nanoBragg.c; the parser warns
-UNSUPPORTED = "unsupported"  # not in this release; the parser refuses it
 COMMAND = "command"  # handled by the click command before parsing (help, version)
 
 G_CRYSTAL = "Crystal orientation and structure factors"
@@ -44,9 +43,6 @@ G_PORT = "nbnumba options (not in nanoBragg.c)"
 #: usage groups in the order of nanoBragg.c's usage text; the last two hold flags it does not list
 GROUPS = (G_CRYSTAL, G_DETECTOR, G_SIZE, G_SAMPLING, G_SOURCE, G_MOSAIC, G_ROTATION, G_BACKGROUND,
           G_OUTPUT, G_FLUENCE, G_SWITCHES, G_VECTORS, G_IGNORED, G_PORT)
-
-UNSUPPORTED_NOTE = ("not supported yet (noise and PGM output come in a later nbnumba release); "
-                    "use -nonoise/-nopgm")
 
 
 def _mm(x):
@@ -383,12 +379,11 @@ FLAGS: tuple[Flag, ...] = (
     _float("-adc", G_OUTPUT, "offset added to the pixels of SMV output images (default: 40)", "ADU",
            sets=("adc_offset",)),
     _file("-noisefile", G_OUTPUT, "photon-scale SMV output image with Poisson noise",
-          aliases=("-noiseimage",), sets=("noisefilename",), also=(("calculate_noise", True),),
-          status=UNSUPPORTED, note=UNSUPPORTED_NOTE),
+          aliases=("-noiseimage",), sets=("noisefilename",), also=(("calculate_noise", True),)),
     _file("-pgmfile", G_OUTPUT, "8-bit portable greymap output image", aliases=("-pgmimage",),
-          sets=("pgmfilename",), also=(("write_pgm", True),), status=UNSUPPORTED, note=UNSUPPORTED_NOTE),
+          sets=("pgmfilename",), also=(("write_pgm", True),)),
     _float("-pgmscale", G_OUTPUT, "relative scale of the PGM image (default: auto)", "X", sets=("pgm_scale",),
-           also=(("write_pgm", True),), status=UNSUPPORTED, note=UNSUPPORTED_NOTE),
+           also=(("write_pgm", True),)),
     _switch("-nopgm", G_OUTPUT, "do not write the PGM image", also=(("write_pgm", False),)),
     _switch("-nonoise", G_OUTPUT, "do not write the noise image", also=(("calculate_noise", False),)),
     _int("-seed", G_OUTPUT, "random seed for the noise image (default: time-based)", metavar="SEED",

@@ -8,7 +8,7 @@ import textwrap
 
 import click
 
-from nbnumba.cli.flags import FLAGS, GROUPS, IGNORED, UNSUPPORTED
+from nbnumba.cli.flags import FLAGS, GROUPS, IGNORED
 from nbnumba.errors import InputError
 
 EXIT_INPUT_ERROR = 2
@@ -56,9 +56,7 @@ def usage_text() -> str:
             short_aliases = [a for a in flag.aliases if not a.startswith("--")]
             if short_aliases:
                 text += f" [alias: {', '.join(short_aliases)}]"
-            if flag.status == UNSUPPORTED:
-                text += " [not supported yet]"
-            elif flag.status == IGNORED and "ignored" not in text:
+            if flag.status == IGNORED and "ignored" not in text:
                 text += " [ignored]"
             body = textwrap.wrap(text, _WIDTH - _NAME_COLUMN)
             if len(head) < _NAME_COLUMN - 1:

@@ -9,7 +9,7 @@ import re
 from typing import NamedTuple
 
 from nbnumba.cli.flags import (ABSORB, BY_NAME, CELL, CHOICE, COMMAND, FILE, FLOAT, IGNORED, INT, MISSET,
-                               SWITCH, UNSUPPORTED, Flag)
+                               SWITCH, Flag)
 from nbnumba.errors import InputError
 from nbnumba.io.smv import read_smv, value_of
 from nbnumba.io.textcols import parse_number
@@ -35,8 +35,6 @@ DEVIATIONS: tuple[str, ...] = (
     "A file name value that is itself a flag (-hkl -mat) is an error (C takes the flag as the file name).",
     "-pix0_vector_mm (absent from nanoBragg.c, where it would match -pix0_vector) stores its vector in metres; "
     "the vector is ignored either way.",
-    "-noisefile/-noiseimage, -pgmfile/-pgmimage and -pgmscale are refused until noise and PGM output are "
-    "ported.",
 )
 
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
@@ -132,8 +130,6 @@ def split_argv(argv: list[str]) -> list[Step]:
         flag = BY_NAME.get(name)
         if flag is None:
             raise InputError(_unknown_message(token))
-        if flag.status == UNSUPPORTED:
-            raise InputError(f"{name}: {flag.note}")
         if inline is not None:
             if flag.kind == SWITCH or flag.nargs != 1:
                 raise InputError(f"{name}: the {name}=VALUE form is only for flags with one value")
