@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import crystal as xtal_mod
-from . import geometry
+from . import geometry, limits
 from .errors import InputError
 from .kernels import physics
 from .kernels import types as kt
@@ -141,7 +141,10 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
         matrix = read_mosflm_matrix(p.matfilename, p.lambda0)
 
     steps = geometry.resolve_steps(p, log)
+    grid_sources = 0 if p.sourcefilename is not None else steps.hdivsteps * steps.vdivsteps * steps.dispsteps
+    limits.check_run(det.fpixels, det.spixels, grid_sources, steps.mosaic_domains, steps.phisteps)
     geometry.position_detector(det, p, log)
+    _check_detector_position(det)
 
     interpolate = p.interpolate
     if interpolate > 1:
@@ -194,6 +197,18 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
                   oversample=oversample, fluence=fluence, mask=mask, I_bg=I_bg)
     _log_summary(setup, divsteps, beam, log)
     return setup
+
+
+def _check_detector_position(det):
+    """InputError for a detector plane through the sample (C divides by the distance) or a position
+    that overflowed (e.g. -Xbeam 1e300). A negative -distance is fine: C takes its absolute value."""
+    if det.close_distance == 0.0 or det.distance == 0.0:
+        raise InputError("-distance/-close_distance: the detector plane passes through the sample (distance "
+                         "0 mm); expected a non-zero distance")
+    numbers = (det.distance, det.close_distance) + tuple(det.pix0) + det.fdet + det.sdet + det.odet
+    if not all(math.isfinite(x) for x in numbers):
+        raise InputError("detector position is not finite (distance %g mm, pix0 %g %g %g m): check the beam "
+                         "centre, distance, rotation and vector flags" % ((det.distance * 1e3,) + tuple(det.pix0)))
 
 
 def _log_summary(s: Setup, divsteps, beam, log):
