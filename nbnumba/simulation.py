@@ -181,8 +181,7 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
         from .io.textcols import read_text_columns
         file_rows = read_text_columns(p.sourcefilename, 5, "-sourcefile")
     sources, divsteps = geometry.make_sources(det, steps, p, p.lambda0, file_rows, log)
-    if sources.shape[0] == 0 or np.any(sources[:, 3] <= 0) or not np.all(np.isfinite(sources)):
-        raise InputError("sources: every source needs a finite direction and a positive wavelength (m)")
+    _check_sources(sources, p)
 
     umats = mosaic_umats(steps.mosaic_spread, steps.mosaic_domains, streams, seed_array(p.mosaic_seed))
     log("  created a total of %d mosaic domains" % steps.mosaic_domains)
@@ -199,16 +198,32 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     return setup
 
 
+def _check_sources(sources, p: Params):
+    """InputError naming the first source without a finite direction and a positive wavelength."""
+    bad = np.flatnonzero(~(np.isfinite(sources).all(axis=1) & (sources[:, 3] > 0)))
+    if sources.shape[0] == 0:
+        raise InputError("no sources: check -sourcefile, -divergence and -dispersion")
+    if bad.size == 0:
+        return
+    x, y, z, lam = sources[bad[0]]
+    if p.sourcefilename is not None:
+        where = "-sourcefile %s: source %d" % (p.sourcefilename, bad[0] + 1)
+    else:
+        where = "-dispersion: the dispersion grid"
+    raise InputError("%s has wavelength %g m and direction %g %g %g; expected a positive wavelength (metres) "
+                     "and a finite direction" % (where, lam, x, y, z))
+
+
 def _check_detector_position(det):
     """InputError for a detector plane through the sample (C divides by the distance) or a position
     that overflowed (e.g. -Xbeam 1e300). A negative -distance is fine: C takes its absolute value."""
-    if det.close_distance == 0.0 or det.distance == 0.0:
-        raise InputError("-distance/-close_distance: the detector plane passes through the sample (distance "
-                         "0 mm); expected a non-zero distance")
     numbers = (det.distance, det.close_distance) + tuple(det.pix0) + det.fdet + det.sdet + det.odet
     if not all(math.isfinite(x) for x in numbers):
         raise InputError("detector position is not finite (distance %g mm, pix0 %g %g %g m): check the beam "
                          "centre, distance, rotation and vector flags" % ((det.distance * 1e3,) + tuple(det.pix0)))
+    if det.close_distance == 0.0 or det.distance == 0.0:
+        raise InputError("-distance/-close_distance: the detector plane passes through the sample (distance "
+                         "0 mm); expected a non-zero distance")
 
 
 def _log_summary(s: Setup, divsteps, beam, log):
