@@ -112,14 +112,17 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     ``Fdump.bin`` cache (``p.dumpfilename``) after reading an HKL file, as the C program does."""
     if p.phi_carryover_mode not in ("spec", "c-parity"):
         raise InputError("--phi-carryover-mode: expected spec or c-parity, got %r" % p.phi_carryover_mode)
-    for name in ("pixel_size", "detsize_f", "detsize_s"):
+    for name, flags in (("pixel_size", "-pixel"), ("detsize_f", "-detsize_f/-detsize"),
+                        ("detsize_s", "-detsize_s/-detsize")):
         if not getattr(p, name) > 0:
-            raise InputError("detector %s must be positive, got %g mm" % (name.replace("_", " "), getattr(p, name) * 1e3))
+            raise InputError("%s: detector %s must be positive, got %g mm"
+                             % (flags, name.replace("_", " "), getattr(p, name) * 1e3))
     if not p.lambda0 > 0:
-        raise InputError("wavelength must be positive, got %g A" % (p.lambda0 * 1e10))
+        raise InputError("-lambda/-energy: wavelength must be positive, got %g A" % (p.lambda0 * 1e10))
     det, beam = geometry.detector_frame(p, log)
     if det.fpixels <= 0 or det.spixels <= 0:
-        raise InputError("detector has %d x %d pixels; expected at least one each way" % (det.fpixels, det.spixels))
+        raise InputError("-detpixels/-detsize: detector has %d x %d pixels; expected at least one each way"
+                         % (det.fpixels, det.spixels))
     mask = None
     if p.maskfilename is not None:
         from .io.smv import read_smv
@@ -202,21 +205,22 @@ def _check_sources(sources, p: Params):
     """InputError naming the first source without a finite direction and a positive wavelength."""
     bad = np.flatnonzero(~(np.isfinite(sources).all(axis=1) & (sources[:, 3] > 0)))
     if sources.shape[0] == 0:
-        raise InputError("no sources: check -sourcefile, -divergence and -dispersion")
+        raise InputError("no sources: the round divergence grid (the default, -round_div) trimmed every point; "
+                         "check -divergence/-hdivsteps/-vdivsteps or give -square_div")
     if bad.size == 0:
         return
     x, y, z, lam = sources[bad[0]]
     if p.sourcefilename is not None:
         where = "-sourcefile %s: source %d" % (p.sourcefilename, bad[0] + 1)
     else:
-        where = "-dispersion: the dispersion grid"
+        where = "-divergence/-dispersion: the source grid"
     raise InputError("%s has wavelength %g m and direction %g %g %g; expected a positive wavelength (metres) "
                      "and a finite direction" % (where, lam, x, y, z))
 
 
 def _check_detector_position(det):
     """InputError for a detector plane through the sample (C divides by the distance) or a position
-    that overflowed (e.g. -Xbeam 1e300). A negative -distance is fine: C takes its absolute value."""
+    that overflowed (e.g. -xds -pixel 1e4 -ORGX 1e308). A negative -distance is fine: C takes its absolute value."""
     numbers = (det.distance, det.close_distance) + tuple(det.pix0) + det.fdet + det.sdet + det.odet
     if not all(math.isfinite(x) for x in numbers):
         raise InputError("detector position is not finite (distance %g mm, pix0 %g %g %g m): check the beam "

@@ -166,24 +166,26 @@ def test_non_numeric_nan_inf_values(folder, capsys, argv, fragment):
 # --- zero or negative counts, sizes, distances, wavelengths ---
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["-pixel", "0"], "pixel size must be positive, got 0 mm"),
+    (["-pixel", "0"], "-pixel: detector pixel size must be positive, got 0 mm"),
     (["-pixel", "-0.1"], "pixel size must be positive, got -0.1 mm"),
-    (["-detpixels", "-5"], "detector has -5 x -5 pixels"),
-    (["-detpixels_f", "0", "-detsize_f", "0"], "detsize f must be positive, got 0 mm"),
+    (["-detpixels", "-5"], "-detpixels/-detsize: detector has -5 x -5 pixels"),
+    (["-detpixels_f", "0", "-detsize_f", "0"], "-detsize_f/-detsize: detector detsize f must be positive, got 0 mm"),
     (["-detpixels_s", "0", "-detsize_s", "-20"], "detsize s must be positive, got -20 mm"),
     (["-distance", "0"], "-distance/-close_distance: the detector plane passes through the sample"),
     (["-close_distance", "0"], "the detector plane passes through the sample"),
-    (["-lambda", "0"], "wavelength must be positive, got 0 A"),
+    (["-lambda", "0"], "-lambda/-energy: wavelength must be positive, got 0 A"),
     (["-lambda", "-1"], "wavelength must be positive, got -1 A"),
     (["-energy", "0"], "-energy: expected a non-zero photon energy"),
     (["-energy", "-12398.42"], "wavelength must be positive, got -1 A"),
     # 1 A * (1 + 1.25 * 0 - 2.5 / 2): the first of 3 wavelengths 1.25 apart centred on 1 A
-    (["-dispersion", "250", "-dispsteps", "3"], "-dispersion: the dispersion grid has wavelength -2.5e-11 m"),
+    (["-dispersion", "250", "-dispsteps", "3"], "-divergence/-dispersion: the source grid has wavelength -2.5e-11 m"),
     (["-cell", "1e-300"], "no finite cell vectors; expected positive edges"),
     (["-cell", "1e300"], "-cell: the cell a b c alpha beta gamma has volume"),
     (["-beam_vector", "0", "0", "0"], "-beam_vector: expected a non-zero direction X Y Z, got 0 0 0"),
     (["-spindle_axis", "0", "-0", "0.0"], "-spindle_axis: expected a non-zero direction"),
     (["-lambda", "1e-30"], "auto-selected oversampling would be 3e+28 sub-pixels"),
+    # without ranges C takes 1 rad; the one point (-0.5, -0.5) rad lies outside the round grid's circle
+    (["-hdivsteps", "1", "-vdivsteps", "1"], "no sources: the round divergence grid"),
 ])
 def test_zero_or_negative_sizes(folder, capsys, argv, fragment):
     status, out, err = run_cli(BASE + argv, capsys)
