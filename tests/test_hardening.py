@@ -3,9 +3,11 @@
 status 2 (130 for Ctrl-C), no traceback, and no output or temporary file left in the folder."""
 import contextlib
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -275,6 +277,15 @@ def test_output_path_in_missing_folder(folder, capsys, argv, fragment):
     assert os.listdir(folder / "sub") == []
 
 
+def test_dump_in_missing_folder_warns_and_carries_on_like_c(folder, capsys):
+    """The Fdump cache is optional: nanoBragg.c prints 'unable to open dump file' and goes on (L2230)."""
+    inputs = write_inputs(folder, {"one.hkl": b"1 2 3 40\n"})
+    status, out, err = run_cli(BASE + ["-hkl", "one.hkl", "-dump", "nowhere/F.bin"], capsys)
+    assert status == 0, err
+    assert "WARNING: unable to open dump file: nowhere/F.bin" in out
+    assert sorted(os.listdir(folder)) == sorted(inputs + ["out.bin", "out.img"])
+
+
 # --- interrupts ---
 
 class _InterruptingHandle:
@@ -319,20 +330,30 @@ def test_ctrl_c_during_the_render_leaves_no_file(tmp_path):
                PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-c", "from nbnumba.cli.main import main; main()"] + argv,
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
+                              daemon=True)
+    reader.start()
+    out = []
     try:
         deadline = time.monotonic() + 60
-        for line in proc.stdout:  # the last set-up line before rendering
+        while True:  # wait for the last set-up line before rendering, at most 60 s
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.001))
+            if line is None:
+                pytest.fail("the run ended before rendering: " + proc.stderr.read())
+            out.append(line)
             if "pixel oversample steps" in line:
                 break
-            assert time.monotonic() < deadline
-        else:
-            pytest.fail("the run ended before rendering: " + proc.stderr.read())
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        err = proc.stderr.read() if proc.wait(timeout=60) is not None else ""
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+    while not lines.empty():
+        out.append(lines.get() or "")
+    out = "".join(out)
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert err.strip() == "nbnumba: interrupted"
     assert "writing" not in out and "Traceback" not in out + err
