@@ -7,9 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InputError
 from .kernels.physics import cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale
 from .params import RTD, Params
 from .rng import umat2misset
+
+_INT_MAX = 2**31 - 1
+_BAD_CELL = ("-cell: the cell a b c alpha beta gamma has %s cell vectors; expected positive edges (Angstrom) "
+             "that are neither tiny nor huge and angles that can close a cell")
 
 DBL_MIN = 2.2250738585072014e-308
 
@@ -120,7 +125,10 @@ def build_crystal(p: Params, matrix, lambda0, streams, misset_idum, log) -> Crys
     cell_lengths = (0.0, 0.0, 0.0)
     V_cell = 0.0
     if p.user_cell:
-        a_star, b_star, c_star, cell_lengths, V_cell = cell_reciprocal_vectors(p, log)
+        try:
+            a_star, b_star, c_star, cell_lengths, V_cell = cell_reciprocal_vectors(p, log)
+        except ZeroDivisionError:  # C would carry on with infinite or NaN vectors
+            raise InputError(_BAD_CELL % "no finite") from None
     if matrix is not None:
         log("reading %s" % p.matfilename)
         a_star, b_star, c_star = matrix
@@ -148,6 +156,7 @@ def build_crystal(p: Params, matrix, lambda0, streams, misset_idum, log) -> Crys
     a = scale(b_star_cross_c_star, V_cell)
     b = scale(c_star_cross_a_star, V_cell)
     c = scale(a_star_cross_b_star, V_cell)
+    _check_cell(p, V_cell, (a, b, c))
     a_star = scale(cross(b, c), V_star)
     b_star = scale(cross(c, a), V_star)
     c_star = scale(cross(a, b), V_star)
@@ -183,6 +192,18 @@ def build_crystal(p: Params, matrix, lambda0, streams, misset_idum, log) -> Crys
                    c_star=c_star, V_cell=V_cell, Na=p.Na, Nb=p.Nb, Nc=p.Nc, misset=misset)
 
 
+def _check_cell(p, V_cell, real_vectors):
+    """InputError for a cell nanoBragg.c would turn into NaN or infinite vectors (coplanar or zero
+    reciprocal vectors, or impossible cell angles), before the divisions by edge lengths below."""
+    lengths = [magnitude(v) for v in real_vectors]
+    if math.isfinite(V_cell) and V_cell > 0.0 and all(math.isfinite(x) and x > 0.0 for x in lengths):
+        return
+    if p.matfilename is not None:
+        raise InputError("-mat %s: the reciprocal cell vectors a*, b*, c* span no volume (they are zero, "
+                         "coplanar or too large); expected a MOSFLM A matrix of a real cell" % p.matfilename)
+    raise InputError(_BAD_CELL % ("volume %g A^3 but no finite" % V_cell))
+
+
 def size_crystal(xtal: Crystal, sample_x, sample_y, sample_z, lambda0, distance, pixel_size, oversample, log):
     """Cell counts from the sample size and the oversampling rule (C L2064-2101); returns the
     oversample factor to use (updates ``xtal.Na/Nb/Nc``)."""
@@ -200,7 +221,15 @@ def size_crystal(xtal: Crystal, sample_x, sample_y, sample_z, lambda0, distance,
     log("crystal is %g x %g x %g microns" % tuple(s * 1e6 for s in xtalsize))
     xtalsize_max = max(xtalsize)
     reciprocal_pixel_size = lambda0 * distance / pixel_size
-    recommended = int(math.ceil(3.0 * xtalsize_max / reciprocal_pixel_size))
+    ratio = 3.0 * xtalsize_max / reciprocal_pixel_size if reciprocal_pixel_size != 0.0 else math.inf
+    if not ratio <= _INT_MAX:
+        # C's (int) of such a value is undefined; nothing could render that many sub-pixels anyway
+        if oversample <= 0:
+            raise InputError("auto-selected oversampling would be %g sub-pixels per pixel edge (crystal %g A, "
+                             "reciprocal pixel %g A); give -oversample N"
+                             % (ratio, xtalsize_max * 1e10, reciprocal_pixel_size * 1e10))
+        ratio = _INT_MAX
+    recommended = int(math.ceil(ratio))
     if recommended <= 0:
         recommended = 1
     if oversample <= 0:

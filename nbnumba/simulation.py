@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import crystal as xtal_mod
-from . import geometry
+from . import geometry, limits
 from .errors import InputError
 from .kernels import physics
 from .kernels import types as kt
@@ -116,14 +116,17 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     ``Fdump.bin`` cache (``p.dumpfilename``) after reading an HKL file, as the C program does."""
     if p.phi_carryover_mode not in ("spec", "c-parity"):
         raise InputError("--phi-carryover-mode: expected spec or c-parity, got %r" % p.phi_carryover_mode)
-    for name in ("pixel_size", "detsize_f", "detsize_s"):
+    for name, flags in (("pixel_size", "-pixel"), ("detsize_f", "-detsize_f/-detsize"),
+                        ("detsize_s", "-detsize_s/-detsize")):
         if not getattr(p, name) > 0:
-            raise InputError("detector %s must be positive, got %g mm" % (name.replace("_", " "), getattr(p, name) * 1e3))
+            raise InputError("%s: detector %s must be positive, got %g mm"
+                             % (flags, name.replace("_", " "), getattr(p, name) * 1e3))
     if not p.lambda0 > 0:
-        raise InputError("wavelength must be positive, got %g A" % (p.lambda0 * 1e10))
+        raise InputError("-lambda/-energy: wavelength must be positive, got %g A" % (p.lambda0 * 1e10))
     det, beam = geometry.detector_frame(p, log)
     if det.fpixels <= 0 or det.spixels <= 0:
-        raise InputError("detector has %d x %d pixels; expected at least one each way" % (det.fpixels, det.spixels))
+        raise InputError("-detpixels/-detsize: detector has %d x %d pixels; expected at least one each way"
+                         % (det.fpixels, det.spixels))
     mask = None
     if p.maskfilename is not None:
         from .io.smv import read_smv
@@ -145,7 +148,10 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
         matrix = read_mosflm_matrix(p.matfilename, p.lambda0)
 
     steps = geometry.resolve_steps(p, log)
+    grid_sources = 0 if p.sourcefilename is not None else steps.hdivsteps * steps.vdivsteps * steps.dispsteps
+    limits.check_run(det.fpixels, det.spixels, grid_sources, steps.mosaic_domains, steps.phisteps)
     geometry.position_detector(det, p, log)
+    _check_detector_position(det)
 
     interpolate = p.interpolate
     if interpolate > 1:
@@ -184,8 +190,7 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
         from .io.textcols import read_text_columns
         file_rows = read_text_columns(p.sourcefilename, 5, "-sourcefile")
     sources, divsteps = geometry.make_sources(det, steps, p, p.lambda0, file_rows, log)
-    if sources.shape[0] == 0 or np.any(sources[:, 3] <= 0) or not np.all(np.isfinite(sources)):
-        raise InputError("sources: every source needs a finite direction and a positive wavelength (m)")
+    _check_sources(sources, p)
 
     umats = mosaic_umats(steps.mosaic_spread, steps.mosaic_domains, streams, seed_array(p.mosaic_seed))
     log("  created a total of %d mosaic domains" % steps.mosaic_domains)
@@ -201,6 +206,35 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
                   seed=time_seed if p.seed is None else p.seed)
     _log_summary(setup, divsteps, beam, log)
     return setup
+
+
+def _check_sources(sources, p: Params):
+    """InputError naming the first source without a finite direction and a positive wavelength."""
+    bad = np.flatnonzero(~(np.isfinite(sources).all(axis=1) & (sources[:, 3] > 0)))
+    if sources.shape[0] == 0:
+        raise InputError("no sources: the round divergence grid (the default, -round_div) trimmed every point; "
+                         "check -divergence/-hdivsteps/-vdivsteps or give -square_div")
+    if bad.size == 0:
+        return
+    x, y, z, lam = sources[bad[0]]
+    if p.sourcefilename is not None:
+        where = "-sourcefile %s: source %d" % (p.sourcefilename, bad[0] + 1)
+    else:
+        where = "-divergence/-dispersion: the source grid"
+    raise InputError("%s has wavelength %g m and direction %g %g %g; expected a positive wavelength (metres) "
+                     "and a finite direction" % (where, lam, x, y, z))
+
+
+def _check_detector_position(det):
+    """InputError for a detector plane through the sample (C divides by the distance) or a position
+    that overflowed (e.g. -xds -pixel 1e4 -ORGX 1e308). A negative -distance is fine: C takes its absolute value."""
+    numbers = (det.distance, det.close_distance) + tuple(det.pix0) + det.fdet + det.sdet + det.odet
+    if not all(math.isfinite(x) for x in numbers):
+        raise InputError("detector position is not finite (distance %g mm, pix0 %g %g %g m): check the beam "
+                         "centre, distance, rotation and vector flags" % ((det.distance * 1e3,) + tuple(det.pix0)))
+    if det.close_distance == 0.0 or det.distance == 0.0:
+        raise InputError("-distance/-close_distance: the detector plane passes through the sample (distance "
+                         "0 mm); expected a non-zero distance")
 
 
 def _log_summary(s: Setup, divsteps, beam, log):

@@ -187,7 +187,18 @@ def _file(name, group, help, metavar="FILE", **kw):
     return Flag(name, group, FILE, help, metavar=metavar, nargs=1, **kw)
 
 
-def _vector(name, help, **kw):
+def _nonzero_vector(name, field):
+    """Action of a direction flag: store the vector, refusing 0 0 0 (C would carry on with a zero axis)."""
+    def action(p: Params, values) -> None:
+        if not any(values):
+            raise InputError(f"{name}: expected a non-zero direction X Y Z, got 0 0 0")
+        setattr(p, field, tuple(values))
+    return action
+
+
+def _vector(name, help, direction=True, **kw):
+    if direction:
+        kw["action"] = _nonzero_vector(name, kw["sets"][0])
     return Flag(name, G_VECTORS, FLOAT, help, metavar="X Y Z", nargs=3, convention="custom", **kw)
 
 
@@ -411,11 +422,12 @@ FLAGS: tuple[Flag, ...] = (
     _vector("-beam_vector", "unit vector of the X-ray beam direction", sets=("beam_vector",)),
     _vector("-polar_vector", "unit vector of the X-ray E-vector polarization", sets=("polar_vector",)),
     _vector("-spindle_axis", "unit vector of the right-handed phi rotation axis", sets=("spindle_vector",)),
-    _vector("-twotheta_axis", "axis of the -twotheta rotation (not normalized)", sets=("twotheta_axis",)),
+    _vector("-twotheta_axis", "axis of the -twotheta rotation (not normalized)", sets=("twotheta_axis",),
+            direction=False),
     _vector("-pix0_vector", "vector from the sample to the first pixel (m); ignored, as in nanoBragg.c",
-            sets=("pix0_vector",), status=IGNORED, note=_PIX0_NOTE),
+            sets=("pix0_vector",), status=IGNORED, note=_PIX0_NOTE, direction=False),
     _vector("-pix0_vector_mm", "as -pix0_vector, in mm; ignored, as in nanoBragg.c", sets=("pix0_vector",),
-            convert=_mm, status=IGNORED, note=_PIX0_NOTE),
+            convert=_mm, status=IGNORED, note=_PIX0_NOTE, direction=False),
     # --- parsed and ignored ---
     _float("-density", G_IGNORED, "crystal density (g/cm^3); nanoBragg.c never uses it", "G/CM3",
            aliases=("-sample_density",), status=IGNORED, note=_IGNORED_NOTE),

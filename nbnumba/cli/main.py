@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import warnings
 
 import click
 
@@ -91,12 +92,16 @@ def main_argv(argv: list[str]) -> int:
     try:
         from nbnumba.cli.parse import params_from_argv
 
-        params, warnings = params_from_argv(argv)
-        for warning in warnings:
+        params, parse_warnings = params_from_argv(argv)
+        for warning in parse_warnings:
             click.echo(f"WARNING: {warning}", err=True)
         from nbnumba.frontend import run
 
-        status = run(params)
+        with warnings.catch_warnings():
+            # NaN or infinite pixels (e.g. -fluence 1e300) are written as nanoBragg.c writes them;
+            # numpy's floating-point RuntimeWarnings about them would only add Python noise to stderr
+            warnings.simplefilter("ignore", RuntimeWarning)
+            status = run(params)
     except InputError as exc:
         click.echo(f"nbnumba: error: {exc}", err=True)
         return EXIT_INPUT_ERROR

@@ -35,6 +35,10 @@ DEVIATIONS: tuple[str, ...] = (
     "A file name value that is itself a flag (-hkl -mat) is an error (C takes the flag as the file name).",
     "-pix0_vector_mm (absent from nanoBragg.c, where it would match -pix0_vector) stores its vector in metres; "
     "the vector is ignored either way.",
+    "A zero direction vector (-fdet_vector, -sdet_vector, -odet_vector, -beam_vector, -polar_vector, "
+    "-spindle_axis 0 0 0) is an error (C carries on with a zero axis).",
+    "An -img or -mask header value of inf (PIXEL_SIZE, DISTANCE, WAVELENGTH, ...) is an error (C uses "
+    "it).",
 )
 
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
@@ -269,16 +273,24 @@ def apply_smv_header(params: Params, path: str, what: str) -> None:
     frame = read_smv(path, what)
     params.fpixels = frame.width
     params.spixels = frame.height
-    pixel_mm = value_of(frame.header, "PIXEL_SIZE")
+    pixel_mm = _header_number(frame, "PIXEL_SIZE", what)
     if not math.isnan(pixel_mm):
         params.pixel_size = pixel_mm / 1000.0
     params.detsize_f = params.pixel_size * params.fpixels
     params.detsize_s = params.pixel_size * params.spixels
     for key, field, convert in _HEADER_FIELDS:
-        number = value_of(frame.header, key)
+        number = _header_number(frame, key, what)
         if math.isnan(number):
             continue
         if key == "BEAM_CENTER_Y" and what == "-mask":
             params.Ybeam = params.detsize_s - number / 1000.0
         else:
             setattr(params, field, convert(number))
+
+
+def _header_number(frame, key: str, what: str) -> float:
+    """The header's value of `key` (NaN when absent, as nanoBragg.c's ValueOf); InputError for inf."""
+    number = value_of(frame.header, key)
+    if math.isinf(number):
+        raise InputError(f"{what} file {frame.path}: header value {key}={number:g} is not a finite number")
+    return number

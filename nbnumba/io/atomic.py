@@ -26,8 +26,11 @@ def _target_and_temp(path: PathLike) -> tuple[str, str]:
 
 
 def check_writable(path: PathLike) -> None:
-    """Raise InputError now if `path` could not be written later (missing folder, no file name)."""
-    _target_and_temp(path)
+    """Raise InputError now if `path` could not be written later (missing folder, no file name,
+    a folder in the way)."""
+    target, _ = _target_and_temp(path)
+    if os.path.isdir(target):
+        raise InputError(f"cannot write {os.fspath(path)}: it is a folder, expected a file name")
 
 
 def _remove_quietly(temp: str) -> None:

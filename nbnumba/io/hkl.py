@@ -11,6 +11,9 @@ import numpy as np
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
 from nbnumba.io.textcols import parse_number, read_input, read_lines
+from nbnumba.limits import check_hkl_table
+
+_INDEX_MIN, _INDEX_MAX = -2**31, 2**31 - 1
 
 
 @dataclass
@@ -93,6 +96,9 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
         for axis, value in zip("hkl", values[:3]):
             if value != math.floor(value):
                 raise InputError(f"{name} line {number}: expected an integer index {axis}, got {value:g}")
+            if not _INDEX_MIN <= value <= _INDEX_MAX:
+                raise InputError(f"{name} line {number}: index {axis} = {value:g} is out of range for a "
+                                 f"32-bit integer (nanoBragg.c reads indices with %d)")
         hkl.append([int(value) for value in values[:3]])
         amplitudes.append(values[3])
     if not hkl:
@@ -101,6 +107,8 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
     low = indices.min(axis=0)
     high = indices.max(axis=0)
     ranges = high - low + 1
+    # refuse a box too large for memory before allocating it (one line h=100000 is a 1e5-wide box)
+    check_hkl_table(name, int(ranges[0]), int(ranges[1]), int(ranges[2]))
     table = _allocate(name, tuple(int(r) + 1 for r in ranges))
     if default_F != 0.0:
         table[:ranges[0], :ranges[1], :ranges[2]] = default_F

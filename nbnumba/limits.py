@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Memory limits: estimate what a run will allocate and refuse, with one line, before allocating it.
+
+The limit is the memory available now (/proc/meminfo MemAvailable, else the free physical pages),
+or ``FALLBACK_LIMIT_BYTES`` when neither can be read; ``NBNUMBA_MEMORY_LIMIT`` (bytes) overrides it."""
+from __future__ import annotations
+
+import os
+
+from nbnumba.errors import InputError
+
+#: environment variable that overrides the limit, in bytes
+LIMIT_ENV = "NBNUMBA_MEMORY_LIMIT"
+#: the limit when the available memory cannot be read
+FALLBACK_LIMIT_BYTES = 4 * 1024**3
+
+#: bytes per detector pixel while a run is alive: the float32 image (4), the kernel's side arrays
+#: (interpolation-event int64 8, carry-over flag uint8 1, rendered/ROI booleans 2, order of the
+#: rendered pixels int64 8), the -mask pixels (uint16 2) and the SMV output (uint16 2), plus the
+#: float64 temporaries of the statistics and of the SMV conversion (at most two alive at once, 16)
+BYTES_PER_PIXEL = 4 + (8 + 1 + 2 + 8) + 2 + 2 + 16
+#: bytes per source: the (n, 4) float64 array, plus the Python row and point tuples it is built from
+BYTES_PER_SOURCE = 4 * 8 + 200
+#: bytes per mosaic domain: its 3x3 float64 rotation
+BYTES_PER_DOMAIN = 9 * 8
+#: bytes per (phi step, mosaic domain): the two 3x3 float64 cell tables (first and carry-over)
+BYTES_PER_ORIENTATION = 2 * 9 * 8
+#: bytes per phi step: its angle and the Python tuples of the rotated cell built before the tables
+BYTES_PER_PHI_STEP = 400
+#: bytes per cell of the dense structure-factor table (float64)
+BYTES_PER_HKL_CELL = 8
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _free_pages() -> int | None:
+    try:
+        pages = os.sysconf("SC_AVPHYS_PAGES")
+        size = os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def memory_limit() -> int:
+    """The most bytes a run may allocate.
+
+    Returns
+    -------
+    int
+        ``NBNUMBA_MEMORY_LIMIT`` if set, else the memory available now, else
+        ``FALLBACK_LIMIT_BYTES``.
+
+    Raises
+    ------
+    InputError
+        If ``NBNUMBA_MEMORY_LIMIT`` is set but is not a positive whole number of bytes.
+    """
+    text = os.environ.get(LIMIT_ENV)
+    if text is not None:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise InputError(f"{LIMIT_ENV}: expected a positive number of bytes, got {text!r}")
+        return value
+    return _meminfo_available() or _free_pages() or FALLBACK_LIMIT_BYTES
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes} bytes"
+
+
+def check_bytes(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, something that needs more than :func:`memory_limit` bytes.
+
+    Parameters
+    ----------
+    nbytes : int
+        The estimate.
+    what : str
+        What needs it, for the message, e.g. ``"a 100000 x 100000 pixel detector"``.
+
+    Raises
+    ------
+    InputError
+        If `nbytes` exceeds the limit.
+    """
+    limit = memory_limit()
+    if nbytes > limit:
+        raise InputError(f"{what} needs about {_size(nbytes)} of memory, more than the {_size(limit)} "
+                         f"available (set {LIMIT_ENV}=BYTES to change the limit)")
+
+
+def run_bytes(fpixels: int, spixels: int, sources: int, mosaic_domains: int, phisteps: int) -> int:
+    """Estimated bytes a run allocates: the detector's images and side arrays and the source,
+    mosaic and phi tables (the structure-factor table is checked where it is read).
+
+    Parameters
+    ----------
+    fpixels, spixels : int
+        Detector pixels along the fast and slow axes.
+    sources : int
+        Number of sources (an upper bound is fine).
+    mosaic_domains, phisteps : int
+        Mosaic domains and phi steps.
+
+    Returns
+    -------
+    int
+        The estimate in bytes.
+    """
+    pixels = max(fpixels, 0) * max(spixels, 0)
+    orientations = max(phisteps, 0) * max(mosaic_domains, 0)
+    return (pixels * BYTES_PER_PIXEL + max(sources, 0) * BYTES_PER_SOURCE
+            + max(mosaic_domains, 0) * BYTES_PER_DOMAIN + orientations * BYTES_PER_ORIENTATION
+            + max(phisteps, 0) * BYTES_PER_PHI_STEP)
+
+
+def check_run(fpixels: int, spixels: int, sources: int, mosaic_domains: int, phisteps: int) -> None:
+    """Refuse a run whose :func:`run_bytes` estimate exceeds the memory limit.
+
+    Raises
+    ------
+    InputError
+        Naming the detector size and the step counts.
+    """
+    nbytes = run_bytes(fpixels, spixels, sources, mosaic_domains, phisteps)
+    check_bytes(nbytes, f"a {fpixels} x {spixels} pixel detector with {sources} sources, "
+                        f"{mosaic_domains} mosaic domains and {phisteps} phi steps")
+
+
+def check_hkl_table(path: str, h_range: int, k_range: int, l_range: int) -> None:
+    """Refuse a dense structure-factor table (with its padding planes) larger than the limit.
+
+    Raises
+    ------
+    InputError
+        Naming the file and its index box.
+    """
+    cells = (h_range + 1) * (k_range + 1) * (l_range + 1)
+    check_bytes(cells * BYTES_PER_HKL_CELL,
+                f"-hkl {path}: the index box {h_range} x {k_range} x {l_range} (h x k x l)")

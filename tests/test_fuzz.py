@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Fuzz tests: random flag/value sequences from the real flag table and random input-file contents.
+
+Properties: the parser and the set-up either succeed or raise InputError with a one-line message;
+the whole command exits 0 or 2 with at most one 'nbnumba: error:' line and never a traceback, and
+leaves no temporary or partial file: every file in the folder is an unchanged input or a complete
+output. The whole-command examples keep the kernel's compiled variant fixed (square crystal, no
+interpolation, no oversample_* switches, flat detector) and a 4 x 4 detector, so that they run in
+milliseconds; the parse-and-set-up examples draw from every flag and value, huge ones included,
+under a small memory limit."""
+import contextlib
+import os
+import re
+import tempfile
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from nbnumba import limits
+from nbnumba.cli.flags import ABSORB, CELL, CHOICE, COMMAND, FILE, FLAGS, MISSET, SWITCH
+from nbnumba.cli.main import main_argv
+from nbnumba.cli.parse import params_from_argv
+from nbnumba.errors import InputError
+from nbnumba.io.hkl import read_fdump
+from nbnumba.io.smv import HEADER_BYTES, SMV_MAGIC
+from nbnumba.simulation import prepare
+
+#: NBNUMBA_FUZZ_SCALE=k runs k times the examples (a longer campaign than CI's)
+SCALE = int(os.environ.get("NBNUMBA_FUZZ_SCALE", "1"))
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow,
+                                                                     HealthCheck.data_too_large])
+#: a valid run; the random flags follow it, so they override it
+BASE = ["-cell", "10", "10", "10", "90", "90", "90", "-default_F", "100", "-detpixels", "8", "-nonoise", "-nopgm",
+        "-noprogress", "-floatfile", "out.bin", "-intfile", "out.img"]
+#: appended to whole-command examples: a 4 x 4 detector, one sample per pixel, one kernel variant
+TAIL = ["-detpixels", "4", "-oversample", "1", "-phisteps", "1", "-mosaic_domains", "1", "-detector_thicksteps", "1",
+        "-nointerpolate"]
+FLOAT_IMAGE_BYTES = 4 * 4 * 4
+SMV_IMAGE_BYTES = HEADER_BYTES + 2 * 4 * 4
+#: flags that select another compiled kernel variant (kept out of whole-command examples)
+KERNEL_VARIANTS = {"-round_xtal", "-gauss_xtal", "-tophat_spots", "-interpolate", "-oversample_thick",
+                   "-oversample_polar", "-oversample_omega", "-curved_det", "-point_pixel",
+                   "--phi-carryover-mode"}
+OUTPUT_FLAGS = {"-floatfile", "-intfile", "-dump", "-stolout"}
+INPUT_NAMES = ["f0", "f1", "f2", "Fdump.bin"]
+TEMP_FILE = re.compile(r"^\..*\.tmp$")
+
+VALID_NUMBERS = st.one_of(st.integers(-5, 20).map(str), st.floats(-100, 100, allow_nan=False).map(lambda x: "%g" % x),
+                          st.sampled_from(["0.1", "1", "2", "5", "10", "90", "100", "0.5"]))
+BAD_NUMBERS = st.sampled_from(["0", "-0", "1e300", "-1e300", "1e-300", "2147483648", "-2147483649", "99999999999",
+                               "1e999", "nan", "NaN", "inf", "-inf", "Infinity", "0x10", "1e", "1.5.5", "abc", "",
+                               " ", "5.0", "5.", ".5", "1_0", "--", "-", "random", "+1", "1,2", "\x00", "600",
+                               "100000", "-100000", "1e9"])
+#: mostly plausible values, one in four garbage, huge or degenerate
+NUMBER_TOKENS = st.integers(0, 3).flatmap(lambda k: BAD_NUMBERS if k == 0 else VALID_NUMBERS)
+FILE_TOKENS = st.sampled_from(INPUT_NAMES + ["missing.dat", "nowhere/x", "sub", "sub/", ".", "out.bin",
+                                             "-hkl", "f0 "])
+OUTPUT_TOKENS = st.sampled_from(["out.bin", "out.img", "o2", "f0", "Fdump.bin", "nowhere/x", "sub", "sub/"])
+#: flags offered to the fuzzer: all but help/version (they print and exit before any input is read)
+ALL_FLAGS = [flag for flag in FLAGS if flag.status != COMMAND]
+CLI_FLAGS = [flag for flag in ALL_FLAGS if not KERNEL_VARIANTS.intersection(flag.names)]
+
+
+@st.composite
+def flag_tokens(draw, flags):
+    """One flag (any of its names) with values of its kind, or garbage, too few or too many."""
+    flag = draw(st.sampled_from(flags))
+    name = draw(st.sampled_from(flag.names))
+    if flag.kind == SWITCH:
+        return [name]
+    if flag.kind == FILE:
+        values = [draw(OUTPUT_TOKENS if flag.name in OUTPUT_FLAGS else FILE_TOKENS)]
+    elif flag.kind == CHOICE:
+        values = [draw(st.sampled_from(list(flag.choices) + ["both", ""]))]
+    elif flag.kind == MISSET and draw(st.booleans()):
+        values = [draw(st.sampled_from(["random", "randomly", "rand0m"]))]
+    elif flag.kind == ABSORB and draw(st.booleans()):
+        values = [draw(st.sampled_from(["inf", "INF", "-inf", "0"]))]
+    else:
+        count = flag.nargs if flag.kind != CELL else draw(st.integers(1, 6))
+        values = [draw(NUMBER_TOKENS) for _ in range(count)]
+    mangle = draw(st.integers(0, 19))
+    if mangle == 0:
+        values = values[:draw(st.integers(0, max(len(values) - 1, 0)))]  # too few
+    elif mangle == 1:
+        values = values + [draw(NUMBER_TOKENS)]  # a stray extra token
+    return [name] + values
+
+
+def argv_strategy(flags):
+    return st.lists(flag_tokens(flags), max_size=6).map(lambda groups: [t for g in groups for t in g])
+
+
+def _numbers_text(draw, columns):
+    rows = draw(st.lists(st.lists(NUMBER_TOKENS, min_size=0, max_size=columns + 1), max_size=5))
+    separator = draw(st.sampled_from([" ", "\t", ", ", ";", "  "]))
+    return "\n".join(separator.join(row) for row in rows).encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def smv_file(draw):
+    width, height = draw(st.integers(0, 5)), draw(st.integers(0, 5))
+    keys = ["PIXEL_SIZE", "DISTANCE", "CLOSE_DISTANCE", "WAVELENGTH", "BEAM_CENTER_X", "BEAM_CENTER_Y", "ORGX",
+            "ORGY", "PHI", "OSC_RANGE", "HEADER_BYTES", "SIZE1", "BYTE_ORDER", "DETECTOR_DIMENSIONS"]
+    extra = "".join("%s=%s;\n" % (draw(st.sampled_from(keys)), draw(NUMBER_TOKENS))
+                    for _ in range(draw(st.integers(0, 3))))
+    order = draw(st.sampled_from(["little_endian", "big_endian", "little_end", "weird"]))
+    head = ("{\nHEADER_BYTES=512;\nDIM=2;\nBYTE_ORDER=%s;\nTYPE=unsigned_short;\nSIZE1=%d;\nSIZE2=%d;\n"
+            "PIXEL_SIZE=0.1;\n%s}\f" % (order, width, height, extra)).encode("latin-1", "replace")
+    pixels = draw(st.binary(min_size=2 * width * height, max_size=2 * width * height))
+    data = head[:HEADER_BYTES].ljust(HEADER_BYTES, b" ") + pixels
+    if draw(st.integers(0, 4)) == 0:
+        data = data[:draw(st.integers(0, len(data)))]  # truncated
+    return data
+
+
+@st.composite
+def file_content(draw):
+    kind = draw(st.sampled_from(["binary", "hkl", "matrix", "sources", "numbers", "smv", "fdump"]))
+    if kind == "binary":
+        return draw(st.binary(max_size=700))
+    if kind == "hkl":
+        rows = draw(st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3), st.integers(-3, 3),
+                                       st.floats(0, 1e3)), min_size=1, max_size=6))
+        text = "".join("%d %d %d %g\n" % row for row in rows).encode()
+    elif kind == "matrix":
+        values = draw(st.lists(st.floats(-0.05, 0.05, allow_nan=False), min_size=9, max_size=9))
+        text = "".join("%g %g %g\n" % tuple(values[3 * i:3 * i + 3]) for i in range(3)).encode()
+    elif kind == "sources":
+        rows = draw(st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1), st.floats(-20, -1), st.floats(0, 2),
+                                       st.floats(0.5e-10, 2e-10)), min_size=1, max_size=3))
+        text = "".join("%g %g %g %g %g\n" % row for row in rows).encode()
+    elif kind == "numbers":
+        text = _numbers_text(draw, draw(st.integers(1, 5)))
+    elif kind == "smv":
+        return draw(smv_file())
+    else:
+        box = np.zeros((2, 2, 2)) + draw(st.floats(0, 100))
+        text = b"0 0 0 0 0 0\n\f" + box.tobytes()
+    if draw(st.integers(0, 3)) == 0:
+        text = text[:draw(st.integers(0, len(text)))]  # truncated anywhere, mid-number included
+    return text
+
+
+#: input files by name; Fdump.bin (read when there is no -hkl) in one example of six
+FILES = st.dictionaries(st.sampled_from(INPUT_NAMES[:3] * 5 + ["Fdump.bin"]), file_content(), max_size=4)
+
+
+@contextlib.contextmanager
+def fuzz_folder(files):
+    """A fresh temporary working folder holding `files` (name: bytes) and an empty folder 'sub'."""
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.mkdir(os.path.join(folder, "sub"))
+        for name, content in files.items():
+            with open(os.path.join(folder, name), "wb") as handle:
+                handle.write(content)
+        os.chdir(folder)
+        try:
+            yield folder
+        finally:
+            os.chdir(previous)
+
+
+@pytest.fixture
+def small_memory(monkeypatch):
+    """A limit that keeps huge step counts from taking long (and exercises the refusal)."""
+    monkeypatch.setenv(limits.LIMIT_ENV, str(8 * 1024**2))
+
+
+@settings(max_examples=150 * SCALE, **SETTINGS)
+@given(argv=argv_strategy(ALL_FLAGS), files=FILES)
+def test_parse_and_set_up_fail_only_with_input_errors(small_memory, argv, files):
+    with fuzz_folder(files):
+        try:
+            params, warnings = params_from_argv(BASE + argv)
+            prepare(params)
+        except InputError as exc:
+            message = str(exc)
+            assert message and "\n" not in message
+            event("refused: " + message.split(":")[0][:30])
+        else:
+            assert all("\n" not in line for line in warnings)
+            event("accepted")
+
+
+def _is_complete(path, inputs):
+    """An unchanged input, or a complete float image, SMV image or Fdump file."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    name = os.path.basename(path)
+    if name in inputs and inputs[name] == data:
+        return True
+    if data.startswith(SMV_MAGIC):
+        return len(data) == SMV_IMAGE_BYTES
+    if name == "Fdump.bin" or data[:1].isdigit() or data[:1] == b"-":
+        try:
+            read_fdump(path)
+            return True
+        except InputError:
+            pass
+    return len(data) == FLOAT_IMAGE_BYTES
+
+
+@settings(max_examples=120 * SCALE, **SETTINGS)
+@given(argv=argv_strategy(CLI_FLAGS), files=FILES)
+def test_command_line_never_tracebacks_or_leaves_partial_files(small_memory, capsys, argv, files):
+    inputs = files
+    with fuzz_folder(files) as folder:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status = main_argv(BASE + argv + TAIL)
+        out, err = capsys.readouterr()
+        assert not caught, [str(w.message) for w in caught]  # they would be extra stderr lines
+        assert status in (0, 2), err
+        assert "Traceback" not in out + err
+        lines = err.splitlines()
+        errors = [line for line in lines if line.startswith("nbnumba: error: ")]
+        assert len(errors) == (status == 2)
+        event("exit %d %s" % (status, errors[0][16:46] if errors else ""))
+        assert all(line.startswith("WARNING: ") for line in lines if line not in errors), err
+        names = []
+        for root, dirs, filenames in os.walk(folder):
+            names += [os.path.join(root, name) for name in filenames]
+        assert not [name for name in names if TEMP_FILE.match(os.path.basename(name))]
+        for name in names:
+            assert _is_complete(name, inputs), (name, os.path.getsize(name))
