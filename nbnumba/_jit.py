@@ -8,4 +8,8 @@ CACHE = os.environ.get("NBNUMBA_NO_CACHE", "0") in ("", "0")
 #: fastmath would reorder the C program's arithmetic; parity needs it off.
 FASTMATH = False
 
-JIT_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, nogil=True)
+#: IEEE division as in C: x/0 gives inf or NaN instead of raising ZeroDivisionError (numba's default
+#: "python" error model), e.g. for a sensor so thick that its capture fraction under/overflows.
+ERROR_MODEL = "numpy"
+
+JIT_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model=ERROR_MODEL)

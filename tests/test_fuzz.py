@@ -189,7 +189,7 @@ def test_parse_and_set_up_fail_only_with_input_errors(small_memory, argv, files)
 
 
 def _is_complete(path, inputs):
-    """An unchanged input, or a complete float image, SMV image or Fdump file."""
+    """An unchanged input, or a complete float image, SMV image, PGM image or Fdump file."""
     with open(path, "rb") as handle:
         data = handle.read()
     name = os.path.basename(path)
@@ -197,6 +197,10 @@ def _is_complete(path, inputs):
         return True
     if data.startswith(SMV_MAGIC):
         return len(data) == SMV_IMAGE_BYTES
+    if data.startswith(b"P5\n"):  # -pgmfile (the noise image is an SMV image)
+        lines = data.split(b"\n", 4)
+        return (len(lines) == 5 and lines[1] == b"4 4" and lines[2].startswith(b"# pixels scaled by ")
+                and lines[3] == b"255" and len(lines[4]) == 4 * 4)
     if name == "Fdump.bin" or data[:1].isdigit() or data[:1] == b"-":
         try:
             read_fdump(path)
