@@ -82,6 +82,8 @@ class Result:
     omega_sum: float
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)
+    #: kernel scalars per pixel range, for ``trace_pixel``: [(first_pixel_index, ScalarArgs), ...]
+    scalars: list = field(default_factory=list)
 
 
 def _load_structure_factors(p: Params, log, write_dump):
@@ -275,12 +277,27 @@ def kernel_arguments(s: Setup):
     return sc, vectors, xa, np.ascontiguousarray(fhkl)
 
 
-def render(s: Setup):
+#: at most this many row blocks (progress callbacks) per image
+MAX_BLOCKS = 32
+
+
+def render(s: Setup, progress=None):
     """Run the CPU kernel, reproducing the C program's serial-order effects: the first phi loop of
-    the image (c-parity) and the run-wide switch-off of interpolation at its first failure."""
+    the image (c-parity) and the run-wide switch-off of interpolation at its first failure.
+
+    ``progress(done_rows, total_rows)``, if given, is called after each block of rows (at most
+    ``MAX_BLOCKS`` blocks; the image does not depend on the blocking). Returns
+    ``(floatimage, omega_sum)``."""
+    floatimage, omega_sum, _ = _render(s, progress)
+    return floatimage, omega_sum
+
+
+def _render(s: Setup, progress=None):
+    """``render``, plus the kernel scalars each pixel was rendered with: a list of
+    ``(first_pixel_index, ScalarArgs)``, the last entry whose index is <= a pixel's applies."""
     from .kernels.cpu import make_cpu_kernel
     flags = kernel_flags(s)
-    kernel = make_cpu_kernel(flags)
+    kernel = make_cpu_kernel(flags).render
     sc, vectors, xa, fhkl = kernel_arguments(s)
     shape = s.detector.shape
     floatimage = np.zeros(shape, np.float32)
@@ -291,15 +308,26 @@ def render(s: Setup):
     rendered = s.rendered().ravel()
     order = np.flatnonzero(rendered)
     if order.size == 0:
-        return floatimage, 0.0
+        if progress is not None:
+            progress(shape[0], shape[0])
+        return floatimage, 0.0, [(0, sc)]
     if flags.phi_carryover:
         sc = sc._replace(first_eval_pixel=int(order[0]))
 
-    def run(sc_run, omega):
-        kernel(floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa, s.sources,
-               s.cells_first, s.cells_carry, fhkl)
+    def run(sc_run, omega, row_start=0, row_end=shape[0]):
+        kernel(row_start, row_end, floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa,
+               s.sources, s.cells_first, s.cells_carry, fhkl)
 
-    run(sc, omega_rows)
+    if progress is None:
+        run(sc, omega_rows)
+    else:
+        rows = shape[0]
+        bounds = np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)
+        for row_start, row_end in zip(bounds[:-1], bounds[1:]):
+            if row_end > row_start:
+                run(sc, omega_rows, int(row_start), int(row_end))
+                progress(int(row_end), rows)
+    scalars = [(0, sc)]
     if flags.phi_carryover and not evaluated.ravel()[order[0]]:
         # the first rendered pixel evaluated no phi step (all sources beyond -dmin): the image's
         # first phi loop is in the first pixel that did; render that pixel again
@@ -308,14 +336,39 @@ def render(s: Setup):
             first = int(done[0])
             srow, fcol = divmod(first, shape[1])
             sc = sc._replace(first_eval_pixel=first)
+            scalars = [(0, sc)]
             run(sc._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), np.zeros(shape[0]))
     if flags.interpolate:
         events = np.flatnonzero(interp_event.ravel() >= 0)
         if events.size:
             cut = int(events[0])
-            run(sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event.ravel()[cut])),
-                np.zeros(shape[0]))
-    return floatimage, float(omega_rows.sum())
+            sc_cut = sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event.ravel()[cut]))
+            scalars.append((cut, sc_cut))
+            run(sc_cut, np.zeros(shape[0]))
+    return floatimage, float(omega_rows.sum()), scalars
+
+
+def trace_pixel(result, fpixel, spixel):
+    """Re-evaluate one pixel of a rendered ``Result`` serially and return its trace: a float64
+    array of ``kernels.types.TRACE_LEN`` values indexed by the ``TRACE_*`` constants (the values
+    nanoBragg.c's -printout shows, from the pixel's last evaluated sample; NaN where never set)."""
+    from .kernels.cpu import INTERP_CUT, INTERP_OFF, INTERP_ON, make_cpu_kernel
+    s = result.setup
+    flags = kernel_flags(s)
+    pixel = make_cpu_kernel(flags).pixel
+    _, vectors, xa, fhkl = kernel_arguments(s)
+    imgidx = spixel * s.detector.fpixels + fpixel
+    sc = [entry for start, entry in result.scalars if start <= imgidx][-1]
+    interpolating = INTERP_OFF
+    if flags.interpolate:
+        if imgidx < sc.interp_cut_pixel:
+            interpolating = INTERP_ON
+        elif imgidx == sc.interp_cut_pixel:
+            interpolating = INTERP_CUT
+    trace = np.full(kt.TRACE_LEN, np.nan)
+    pixel(spixel, fpixel, flags.phi_carryover and imgidx == sc.first_eval_pixel, interpolating, sc, vectors, xa,
+          s.sources, s.cells_first, s.cells_carry, fhkl, trace)
+    return trace
 
 
 def image_statistics(floatimage, s: Setup):
@@ -344,7 +397,7 @@ def image_statistics(floatimage, s: Setup):
     return stats
 
 
-def simulate(params: Params, log=None, write_dump=False) -> Result:
+def simulate(params: Params, log=None, write_dump=False, progress=None) -> Result:
     """Render the float image of one nanoBragg run.
 
     Parameters
@@ -355,6 +408,8 @@ def simulate(params: Params, log=None, write_dump=False) -> Result:
         Receives each line the C program would print (default: silent).
     write_dump : bool
         Write the ``Fdump.bin`` cache after reading ``-hkl`` (the command line does).
+    progress : callable, optional
+        ``progress(done_rows, total_rows)``, called as blocks of rows finish (see ``render``).
 
     Returns
     -------
@@ -364,10 +419,10 @@ def simulate(params: Params, log=None, write_dump=False) -> Result:
     log = log or _quiet
     setup = prepare(params, log, write_dump)
     start = time.perf_counter()
-    floatimage, omega_sum = render(setup)
+    floatimage, omega_sum, scalars = _render(setup, progress)
     seconds = time.perf_counter() - start
     return Result(floatimage=floatimage, setup=setup, omega_sum=omega_sum, seconds=seconds,
-                  stats=image_statistics(floatimage, setup))
+                  stats=image_statistics(floatimage, setup), scalars=scalars)
 
 
 def int_image(floatimage, setup: Setup, intfile_scale):
