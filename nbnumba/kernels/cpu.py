@@ -3,6 +3,7 @@
 rows like the C program's OpenMP loop. ``make_cpu_kernel(flags)`` specialises it at compile time.
 Threads share nothing but the read-only inputs: each row writes its own pixels and its own
 ``omega_rows`` entry (no shared counter or maximum)."""
+import types
 from collections import namedtuple
 from functools import lru_cache
 
@@ -17,6 +18,8 @@ from .types import KernelFlags
 #: e.g. for -printout with a ``types.TRACE_LEN`` trace array)
 CpuKernel = namedtuple("CpuKernel", ["render", "pixel"])
 
+_PIXEL = None  # see make_cpu_kernel
+
 
 @lru_cache(maxsize=None)
 def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
@@ -30,11 +33,13 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
     ``nbnumba.simulation``)."""
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
-    pixel = make_pixel_function(flags)
+    # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
+    # function it calls is chosen by all of them)
+    FLAGS = tuple(int(v) for v in flags)
 
-    @njit(parallel=True, **JIT_OPTIONS)
     def render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, sc, vectors, xtal,
                sources, cells_first, cells_carry, fhkl):
+        _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
         use_mask = mask.shape[0] > 0
         no_trace = np.empty(0)
@@ -58,7 +63,7 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
                     elif imgidx == sc.interp_cut_pixel:
                         interpolating = INTERP_CUT
                 first_loop = CARRYOVER and imgidx == sc.first_eval_pixel
-                value, omega_sum, first_event, any_loop = pixel(
+                value, omega_sum, first_event, any_loop = _PIXEL(
                     spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first,
                     cells_carry, fhkl, no_trace)
                 omega_row += omega_sum
@@ -69,7 +74,14 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
                     evaluated[spixel, fpixel] = any_loop
             omega_rows[spixel] = omega_row
 
-    return CpuKernel(render=render, pixel=pixel)
+    # The pixel function reaches ``render`` as a global, not a closure variable: numba's cache keys a
+    # closure on the pickled cell contents, and a dispatcher pickles differently in every process
+    # (it would recompile every run). The flags, which select the pixel function, stay in the closure.
+    pixel = make_pixel_function(flags)
+    namespace = dict(globals(), _PIXEL=pixel)
+    render = types.FunctionType(render.__code__, namespace, render.__name__, render.__defaults__, render.__closure__)
+    render.__qualname__ = "make_cpu_kernel.<locals>.render"
+    return CpuKernel(render=njit(parallel=True, **JIT_OPTIONS)(render), pixel=pixel)
 
 
 __all__ = ["CpuKernel", "make_cpu_kernel", "INTERP_CUT", "INTERP_OFF", "INTERP_ON"]
