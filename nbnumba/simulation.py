@@ -306,13 +306,13 @@ def _render(s: Setup, progress=None):
     evaluated = np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8)
     mask = s.mask if s.mask is not None else np.zeros((0, 0), np.uint16)
     rendered = s.rendered().ravel()
-    order = np.flatnonzero(rendered)
-    if order.size == 0:
+    if not rendered.any():
         if progress is not None:
             progress(shape[0], shape[0])
         return floatimage, 0.0, [(0, sc)]
+    first_rendered = int(np.argmax(rendered))
     if flags.phi_carryover:
-        sc = sc._replace(first_eval_pixel=int(order[0]))
+        sc = sc._replace(first_eval_pixel=first_rendered)
 
     def run(sc_run, omega, row_start=0, row_end=shape[0]):
         kernel(row_start, row_end, floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa,
@@ -328,20 +328,20 @@ def _render(s: Setup, progress=None):
                 run(sc, omega_rows, int(row_start), int(row_end))
                 progress(int(row_end), rows)
     scalars = [(0, sc)]
-    if flags.phi_carryover and not evaluated.ravel()[order[0]]:
+    if flags.phi_carryover and not evaluated.ravel()[first_rendered]:
         # the first rendered pixel evaluated no phi step (all sources beyond -dmin): the image's
         # first phi loop is in the first pixel that did; render that pixel again
-        done = np.flatnonzero(evaluated.ravel() & rendered)
-        if done.size:
-            first = int(done[0])
+        done = evaluated.ravel().astype(bool) & rendered
+        if done.any():
+            first = int(np.argmax(done))
             srow, fcol = divmod(first, shape[1])
             sc = sc._replace(first_eval_pixel=first)
             scalars = [(0, sc)]
             run(sc._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), np.zeros(shape[0]))
     if flags.interpolate:
-        events = np.flatnonzero(interp_event.ravel() >= 0)
-        if events.size:
-            cut = int(events[0])
+        events = interp_event.ravel() >= 0
+        if events.any():
+            cut = int(np.argmax(events))
             sc_cut = sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event.ravel()[cut]))
             scalars.append((cut, sc_cut))
             run(sc_cut, np.zeros(shape[0]))
@@ -371,28 +371,54 @@ def trace_pixel(result, fpixel, spixel):
     return trace
 
 
+#: rows per block when the statistics and the SMV pixels are computed (bounds their float64 temporaries)
+ROW_BLOCK = 64
+
+
+def _row_blocks(rows):
+    for start in range(0, rows, ROW_BLOCK):
+        yield slice(start, min(start + ROW_BLOCK, rows))
+
+
 def image_statistics(floatimage, s: Setup):
-    """C's statistics over rendered pixels (L3091-3134): max_I and where, mean, rms, rmsd."""
+    """C's statistics over rendered pixels (L3091-3134): max_I and where, mean, rms, rmsd.
+    Computed in blocks of rows: no full-image float64 copy."""
     rendered = s.rendered()
-    values = floatimage[rendered].astype(np.float64)
-    stats = {}
+    roi = s.roi_mask()
+    count = 0
+    total = 0.0
+    total_sqr = 0.0
     max_I = 0.0
+    max_idx = -1
+    for rows in _row_blocks(floatimage.shape[0]):
+        inside = rendered[rows]
+        values = floatimage[rows][inside].astype(np.float64)
+        if values.size == 0:
+            continue
+        count += values.size
+        total += float(values.sum())
+        total_sqr += float(np.dot(values, values))
+        block_max = float(values.max())
+        if block_max > max_I:  # strictly: the first pixel holding the maximum wins, as in C
+            flat = np.where(inside, floatimage[rows], -np.inf).ravel()
+            max_I = block_max
+            max_idx = rows.start * floatimage.shape[1] + int(np.argmax(flat))
+    stats = {}
     max_pos = (0.0, 0.0)
-    if values.size and values.max() > 0.0:
-        flat = np.where(rendered, floatimage, -np.inf).ravel()
-        idx = int(np.argmax(flat))
-        max_I = float(flat[idx])
-        spixel, fpixel = divmod(idx, s.detector.fpixels)
+    if max_idx >= 0:
+        spixel, fpixel = divmod(max_idx, s.detector.fpixels)
         sub = s.detector.pixel_size / s.oversample
         last = s.oversample - 1
         max_pos = (sub * (fpixel * s.oversample + last) + sub / 2.0, sub * (spixel * s.oversample + last) + sub / 2.0)
-    sumn = max(values.size, 1)
-    avg = float(values.sum()) / sumn
-    sumn = max(values.size, 2)
-    rms = math.sqrt(float((values * values).sum()) / (sumn - 1))
-    roi_values = floatimage[s.roi_mask()].astype(np.float64)
-    n = max(roi_values.size, 2)
-    rmsd = math.sqrt(float(((roi_values - avg) ** 2).sum()) / (n - 1))
+    avg = total / max(count, 1)
+    rms = math.sqrt(total_sqr / (max(count, 2) - 1))
+    n_roi = 0
+    deviation_sqr = 0.0
+    for rows in _row_blocks(floatimage.shape[0]):
+        deviation = floatimage[rows][roi[rows]].astype(np.float64) - avg
+        n_roi += deviation.size
+        deviation_sqr += float(np.dot(deviation, deviation))
+    rmsd = math.sqrt(deviation_sqr / (max(n_roi, 2) - 1))
     stats.update(max_I=max_I, max_I_x=max_pos[0], max_I_y=max_pos[1], mean=avg, rms=rms, rmsd=rmsd)
     return stats
 
@@ -427,11 +453,18 @@ def simulate(params: Params, log=None, write_dump=False, progress=None) -> Resul
 
 def int_image(floatimage, setup: Setup, intfile_scale):
     """The noiseless SMV pixels (C L3132-3150): ROI pixels scaled, offset by the ADC, clamped to
-    [0, 65535] and rounded by ``floorf(v + 0.5)`` in float32 as C does; other pixels 0."""
-    v = floatimage.astype(np.float64) * intfile_scale + setup.params.adc_offset
-    v = np.clip(v, 0.0, 65535.0)
-    out = np.floor((v + 0.5).astype(np.float32)).astype(np.uint16)
-    out[~setup.roi_mask()] = 0
+    [0, 65535] and rounded by ``floorf(v + 0.5)`` in float32 as C does; other pixels 0. Computed
+    in blocks of rows (no full-image float64 temporaries)."""
+    out = np.empty(floatimage.shape, np.uint16)
+    roi = setup.roi_mask()
+    adc = setup.params.adc_offset
+    for rows in _row_blocks(floatimage.shape[0]):
+        v = floatimage[rows].astype(np.float64) * intfile_scale + adc
+        np.clip(v, 0.0, 65535.0, out=v)
+        v += 0.5
+        block = np.floor(v.astype(np.float32)).astype(np.uint16)
+        block[~roi[rows]] = 0
+        out[rows] = block
     return out
 
 

@@ -121,20 +121,20 @@ GRATING_RECURRENCE_MAX_N = 64
 
 @njit(**dict(JIT_OPTIONS, fastmath={"contract"}))
 def cos_pi(d):
-    """cos(pi d) for |d| <= 1/2 as a polynomial (no library call; the same arithmetic on a GPU)."""
+    """cos(pi d) for |d| <= 1/2 as a polynomial (no library call; the same arithmetic on a GPU),
+    within 3e-16 of libm. Estrin's scheme: a short dependency chain (the kernels are bound by the
+    latency of this and the recurrence, not by the number of operations)."""
     t = d * d
-    p = _COS_PI_11
-    p = p * t + _COS_PI_10
-    p = p * t + _COS_PI_9
-    p = p * t + _COS_PI_8
-    p = p * t + _COS_PI_7
-    p = p * t + _COS_PI_6
-    p = p * t + _COS_PI_5
-    p = p * t + _COS_PI_4
-    p = p * t + _COS_PI_3
-    p = p * t + _COS_PI_2
-    p = p * t + _COS_PI_1
-    return p * t + _COS_PI_0
+    t2 = t * t
+    t4 = t2 * t2
+    t8 = t4 * t4
+    p01 = _COS_PI_0 + _COS_PI_1 * t
+    p23 = _COS_PI_2 + _COS_PI_3 * t
+    p45 = _COS_PI_4 + _COS_PI_5 * t
+    p67 = _COS_PI_6 + _COS_PI_7 * t
+    p89 = _COS_PI_8 + _COS_PI_9 * t
+    p1011 = _COS_PI_10 + _COS_PI_11 * t
+    return (p01 + p23 * t2) + (p45 + p67 * t2) * t4 + (p89 + p1011 * t2) * t8
 
 
 #: the recurrences may fuse multiply-adds (one rounding instead of two; nothing else reordered)
