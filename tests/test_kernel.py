@@ -157,3 +157,17 @@ def test_cache_is_keyed_on_every_compiled_source(tmp_path, monkeypatch):
     # and the location is overridable
     monkeypatch.setenv("NBNUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
     assert _jit.cache_dir().startswith(str(tmp_path / "elsewhere"))
+
+
+
+def test_specialisations_have_their_own_names():
+    """Compiled code loaded from the cache keeps its symbol names; kernels specialised on different
+    flags must not share one (a process loading several from the cache ran the wrong pixel
+    function: seen with tests/test_live_c.py before the names carried the flags)."""
+    from nbnumba.kernels.cpu import make_cpu_kernel
+    from nbnumba.kernels.types import KernelFlags
+    plain = KernelFlags(ph.SQUARE, False, False, False, False, False, False, False)
+    polar = plain._replace(oversample_polar=True)
+    names = {make_cpu_kernel(f).pixel.py_func.__qualname__ for f in (plain, polar)}
+    names |= {make_cpu_kernel(f).render.py_func.__qualname__ for f in (plain, polar)}
+    assert len(names) == 4

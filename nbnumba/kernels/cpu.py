@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._jit import JIT_OPTIONS
-from .pixel import INTERP_CUT, INTERP_OFF, INTERP_ON, make_pixel_function
+from .pixel import INTERP_CUT, INTERP_OFF, INTERP_ON, flags_tag, make_pixel_function
 from .types import KernelFlags
 
 #: ``render`` renders rows [row_start, row_end); ``pixel`` is the pixel function (serial entry,
@@ -80,7 +80,7 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
     pixel = make_pixel_function(flags)
     namespace = dict(globals(), _PIXEL=pixel)
     render = types.FunctionType(render.__code__, namespace, render.__name__, render.__defaults__, render.__closure__)
-    render.__qualname__ = "make_cpu_kernel.<locals>.render"
+    render.__name__ = render.__qualname__ = "render_" + flags_tag(flags)  # see make_pixel_function
     return CpuKernel(render=njit(parallel=True, **JIT_OPTIONS)(render), pixel=pixel)
 
 

@@ -51,7 +51,6 @@ def make_pixel_function(flags: KernelFlags):
     CURVED = flags.curved_detector
     POINT_PIXEL = flags.point_pixel
 
-    @njit(**JIT_OPTIONS)
     def pixel(spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first, cells_carry,
               fhkl, trace):
         tracing = trace.shape[0] > 0
@@ -212,4 +211,12 @@ def make_pixel_function(flags: KernelFlags):
             trace[TRACE_PIXEL] = test
         return test, omega_sum, first_event, any_loop
 
-    return pixel
+    # a name per flag set: cached code keeps its symbol names, and two specialisations compiled in
+    # different processes under one name would collide when a third process loads both
+    pixel.__name__ = pixel.__qualname__ = "pixel_" + flags_tag(flags)
+    return njit(**JIT_OPTIONS)(pixel)
+
+
+def flags_tag(flags: KernelFlags) -> str:
+    """The flag values as a name suffix, e.g. ``0_0_1_0_0_0_0_0``."""
+    return "_".join(str(int(v)) for v in flags)
