@@ -10,6 +10,7 @@ import numpy as np
 
 from . import crystal as xtal_mod
 from . import geometry
+from ._jit import kernel_compilation
 from .errors import InputError
 from .kernels import physics
 from .kernels import types as kt
@@ -315,8 +316,9 @@ def _render(s: Setup, progress=None):
         sc = sc._replace(first_eval_pixel=first_rendered)
 
     def run(sc_run, omega, row_start=0, row_end=shape[0]):
-        kernel(row_start, row_end, floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa,
-               s.sources, s.cells_first, s.cells_carry, fhkl)
+        with kernel_compilation():
+            kernel(row_start, row_end, floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa,
+                   s.sources, s.cells_first, s.cells_carry, fhkl)
 
     if progress is None:
         run(sc, omega_rows)
@@ -366,8 +368,9 @@ def trace_pixel(result, fpixel, spixel):
         elif imgidx == sc.interp_cut_pixel:
             interpolating = INTERP_CUT
     trace = np.full(kt.TRACE_LEN, np.nan)
-    pixel(spixel, fpixel, flags.phi_carryover and imgidx == sc.first_eval_pixel, interpolating, sc, vectors, xa,
-          s.sources, s.cells_first, s.cells_carry, fhkl, trace)
+    with kernel_compilation():
+        pixel(spixel, fpixel, flags.phi_carryover and imgidx == sc.first_eval_pixel, interpolating, sc, vectors,
+              xa, s.sources, s.cells_first, s.cells_carry, fhkl, trace)
     return trace
 
 
