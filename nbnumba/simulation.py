@@ -10,6 +10,7 @@ import numpy as np
 
 from . import crystal as xtal_mod
 from . import geometry, limits
+from ._jit import kernel_compilation
 from .errors import InputError
 from .kernels import physics
 from .kernels import types as kt
@@ -86,6 +87,8 @@ class Result:
     omega_sum: float
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)
+    #: kernel scalars per pixel range, for ``trace_pixel``: [(first_pixel_index, ScalarArgs), ...]
+    scalars: list = field(default_factory=list)
 
 
 def _load_structure_factors(p: Params, log, write_dump):
@@ -321,76 +324,155 @@ def kernel_arguments(s: Setup):
     return sc, vectors, xa, np.ascontiguousarray(fhkl)
 
 
-def render(s: Setup):
+#: at most this many row blocks (progress callbacks) per image
+MAX_BLOCKS = 32
+
+
+def render(s: Setup, progress=None):
     """Run the CPU kernel, reproducing the C program's serial-order effects: the first phi loop of
-    the image (c-parity) and the run-wide switch-off of interpolation at its first failure."""
+    the image (c-parity) and the run-wide switch-off of interpolation at its first failure.
+
+    ``progress(done_rows, total_rows)``, if given, is called after each block of rows (at most
+    ``MAX_BLOCKS`` blocks; the image does not depend on the blocking). Returns
+    ``(floatimage, omega_sum)``."""
+    floatimage, omega_sum, _ = _render(s, progress)
+    return floatimage, omega_sum
+
+
+def _render(s: Setup, progress=None):
+    """``render``, plus the kernel scalars each pixel was rendered with: a list of
+    ``(first_pixel_index, ScalarArgs)``, the last entry whose index is <= a pixel's applies."""
     from .kernels.cpu import make_cpu_kernel
     flags = kernel_flags(s)
-    kernel = make_cpu_kernel(flags)
+    kernel = make_cpu_kernel(flags).render
     sc, vectors, xa, fhkl = kernel_arguments(s)
     shape = s.detector.shape
     floatimage = np.zeros(shape, np.float32)
     omega_rows = np.zeros(shape[0])
-    interp_event = np.full(shape if flags.interpolate else (0, 0), -1, np.int64)
+    interp_event = np.full(shape if flags.interpolate else (0, 0), -1, np.int32)
     evaluated = np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8)
     mask = s.mask if s.mask is not None else np.zeros((0, 0), np.uint16)
     rendered = s.rendered().ravel()
-    order = np.flatnonzero(rendered)
-    if order.size == 0:
-        return floatimage, 0.0
+    if not rendered.any():
+        if progress is not None:
+            progress(shape[0], shape[0])
+        return floatimage, 0.0, [(0, sc)]
+    first_rendered = int(np.argmax(rendered))
     if flags.phi_carryover:
-        sc = sc._replace(first_eval_pixel=int(order[0]))
+        sc = sc._replace(first_eval_pixel=first_rendered)
 
-    def run(sc_run, omega):
-        kernel(floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa, s.sources,
-               s.cells_first, s.cells_carry, fhkl)
+    def run(sc_run, omega, row_start=0, row_end=shape[0]):
+        with kernel_compilation():
+            kernel(row_start, row_end, floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa,
+                   s.sources, s.cells_first, s.cells_carry, fhkl)
 
-    run(sc, omega_rows)
-    if flags.phi_carryover and not evaluated.ravel()[order[0]]:
+    if progress is None:
+        run(sc, omega_rows)
+    else:
+        rows = shape[0]
+        bounds = np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)
+        for row_start, row_end in zip(bounds[:-1], bounds[1:]):
+            if row_end > row_start:
+                run(sc, omega_rows, int(row_start), int(row_end))
+                progress(int(row_end), rows)
+    scalars = [(0, sc)]
+    if flags.phi_carryover and not evaluated.ravel()[first_rendered]:
         # the first rendered pixel evaluated no phi step (all sources beyond -dmin): the image's
         # first phi loop is in the first pixel that did; render that pixel again
-        done = np.flatnonzero(evaluated.ravel() & rendered)
-        if done.size:
-            first = int(done[0])
+        done = evaluated.ravel().astype(bool) & rendered
+        if done.any():
+            first = int(np.argmax(done))
             srow, fcol = divmod(first, shape[1])
             sc = sc._replace(first_eval_pixel=first)
+            scalars = [(0, sc)]
             run(sc._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), np.zeros(shape[0]))
     if flags.interpolate:
-        events = np.flatnonzero(interp_event.ravel() >= 0)
-        if events.size:
-            cut = int(events[0])
-            run(sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event.ravel()[cut])),
-                np.zeros(shape[0]))
-    return floatimage, float(omega_rows.sum())
+        events = interp_event.ravel() >= 0
+        if events.any():
+            cut = int(np.argmax(events))
+            sc_cut = sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event.ravel()[cut]))
+            scalars.append((cut, sc_cut))
+            run(sc_cut, np.zeros(shape[0]))
+    return floatimage, float(omega_rows.sum()), scalars
+
+
+def trace_pixel(result, fpixel, spixel):
+    """Re-evaluate one pixel of a rendered ``Result`` serially and return its trace: a float64
+    array of ``kernels.types.TRACE_LEN`` values indexed by the ``TRACE_*`` constants (the values
+    nanoBragg.c's -printout shows, from the pixel's last evaluated sample; NaN where never set)."""
+    from .kernels.cpu import INTERP_CUT, INTERP_OFF, INTERP_ON, make_cpu_kernel
+    s = result.setup
+    flags = kernel_flags(s)
+    pixel = make_cpu_kernel(flags).pixel
+    _, vectors, xa, fhkl = kernel_arguments(s)
+    imgidx = spixel * s.detector.fpixels + fpixel
+    sc = [entry for start, entry in result.scalars if start <= imgidx][-1]
+    interpolating = INTERP_OFF
+    if flags.interpolate:
+        if imgidx < sc.interp_cut_pixel:
+            interpolating = INTERP_ON
+        elif imgidx == sc.interp_cut_pixel:
+            interpolating = INTERP_CUT
+    trace = np.full(kt.TRACE_LEN, np.nan)
+    with kernel_compilation():
+        pixel(spixel, fpixel, flags.phi_carryover and imgidx == sc.first_eval_pixel, interpolating, sc, vectors,
+              xa, s.sources, s.cells_first, s.cells_carry, fhkl, trace)
+    return trace
+
+
+#: rows per block when the statistics and the SMV pixels are computed (bounds their float64 temporaries)
+ROW_BLOCK = 64
+
+
+def _row_blocks(rows):
+    for start in range(0, rows, ROW_BLOCK):
+        yield slice(start, min(start + ROW_BLOCK, rows))
 
 
 def image_statistics(floatimage, s: Setup):
-    """C's statistics over rendered pixels (L3091-3134): max_I and where, mean, rms, rmsd."""
+    """C's statistics over rendered pixels (L3091-3134): max_I and where, mean, rms, rmsd.
+    Computed in blocks of rows: no full-image float64 copy."""
     rendered = s.rendered()
-    values = floatimage[rendered].astype(np.float64)
-    stats = {}
+    roi = s.roi_mask()
+    count = 0
+    total = 0.0
+    total_sqr = 0.0
     max_I = 0.0
+    max_idx = -1
+    for rows in _row_blocks(floatimage.shape[0]):
+        inside = rendered[rows]
+        values = floatimage[rows][inside].astype(np.float64)
+        if values.size == 0:
+            continue
+        count += values.size
+        total += float(values.sum())
+        total_sqr += float(np.dot(values, values))
+        block_max = float(values.max())
+        if block_max > max_I:  # strictly: the first pixel holding the maximum wins, as in C
+            flat = np.where(inside, floatimage[rows], -np.inf).ravel()
+            max_I = block_max
+            max_idx = rows.start * floatimage.shape[1] + int(np.argmax(flat))
+    stats = {}
     max_pos = (0.0, 0.0)
-    if values.size and values.max() > 0.0:
-        flat = np.where(rendered, floatimage, -np.inf).ravel()
-        idx = int(np.argmax(flat))
-        max_I = float(flat[idx])
-        spixel, fpixel = divmod(idx, s.detector.fpixels)
+    if max_idx >= 0:
+        spixel, fpixel = divmod(max_idx, s.detector.fpixels)
         sub = s.detector.pixel_size / s.oversample
         last = s.oversample - 1
         max_pos = (sub * (fpixel * s.oversample + last) + sub / 2.0, sub * (spixel * s.oversample + last) + sub / 2.0)
-    sumn = max(values.size, 1)
-    avg = float(values.sum()) / sumn
-    sumn = max(values.size, 2)
-    rms = math.sqrt(float((values * values).sum()) / (sumn - 1))
-    roi_values = floatimage[s.roi_mask()].astype(np.float64)
-    n = max(roi_values.size, 2)
-    rmsd = math.sqrt(float(((roi_values - avg) ** 2).sum()) / (n - 1))
+    avg = total / max(count, 1)
+    rms = math.sqrt(total_sqr / (max(count, 2) - 1))
+    n_roi = 0
+    deviation_sqr = 0.0
+    for rows in _row_blocks(floatimage.shape[0]):
+        deviation = floatimage[rows][roi[rows]].astype(np.float64) - avg
+        n_roi += deviation.size
+        deviation_sqr += float(np.dot(deviation, deviation))
+    rmsd = math.sqrt(deviation_sqr / (max(n_roi, 2) - 1))
     stats.update(max_I=max_I, max_I_x=max_pos[0], max_I_y=max_pos[1], mean=avg, rms=rms, rmsd=rmsd)
     return stats
 
 
-def simulate(params: Params, log=None, write_dump=False) -> Result:
+def simulate(params: Params, log=None, write_dump=False, progress=None) -> Result:
     """Render the float image of one nanoBragg run.
 
     Parameters
@@ -401,6 +483,8 @@ def simulate(params: Params, log=None, write_dump=False) -> Result:
         Receives each line the C program would print (default: silent).
     write_dump : bool
         Write the ``Fdump.bin`` cache after reading ``-hkl`` (the command line does).
+    progress : callable, optional
+        ``progress(done_rows, total_rows)``, called as blocks of rows finish (see ``render``).
 
     Returns
     -------
@@ -410,19 +494,26 @@ def simulate(params: Params, log=None, write_dump=False) -> Result:
     log = log or _quiet
     setup = prepare(params, log, write_dump)
     start = time.perf_counter()
-    floatimage, omega_sum = render(setup)
+    floatimage, omega_sum, scalars = _render(setup, progress)
     seconds = time.perf_counter() - start
     return Result(floatimage=floatimage, setup=setup, omega_sum=omega_sum, seconds=seconds,
-                  stats=image_statistics(floatimage, setup))
+                  stats=image_statistics(floatimage, setup), scalars=scalars)
 
 
 def int_image(floatimage, setup: Setup, intfile_scale):
     """The noiseless SMV pixels (C L3132-3150): ROI pixels scaled, offset by the ADC, clamped to
-    [0, 65535] and rounded by ``floorf(v + 0.5)`` in float32 as C does; other pixels 0."""
-    v = floatimage.astype(np.float64) * intfile_scale + setup.params.adc_offset
-    v = np.clip(v, 0.0, 65535.0)
-    out = np.floor((v + 0.5).astype(np.float32)).astype(np.uint16)
-    out[~setup.roi_mask()] = 0
+    [0, 65535] and rounded by ``floorf(v + 0.5)`` in float32 as C does; other pixels 0. Computed
+    in blocks of rows (no full-image float64 temporaries)."""
+    out = np.empty(floatimage.shape, np.uint16)
+    roi = setup.roi_mask()
+    adc = setup.params.adc_offset
+    for rows in _row_blocks(floatimage.shape[0]):
+        v = floatimage[rows].astype(np.float64) * intfile_scale + adc
+        np.clip(v, 0.0, 65535.0, out=v)
+        v += 0.5
+        block = np.floor(v.astype(np.float32)).astype(np.uint16)
+        block[~roi[rows]] = 0
+        out[rows] = block
     return out
 
 

@@ -3,6 +3,7 @@
 Exit status: 0 success, 2 bad input, 130 interrupted, otherwise what the simulation returns."""
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import warnings
@@ -132,4 +133,14 @@ class PassThroughCommand(click.Command):
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def main(argv):
     """Simulate an X-ray diffraction image, as nanoBragg.c does (see ``nbnumba -h`` for the flags)."""
+    _skip_scipy_blas()
     sys.exit(main_argv(list(argv)))
+
+
+def _skip_scipy_blas():
+    """Start-up of the command: when numba loads its compiled-code support it imports SciPy's BLAS
+    if SciPy is installed (about 0.2 s), for numpy.linalg in compiled code, which nbnumba never
+    uses. The command is its own process and nothing in it needs SciPy, so it marks SciPy absent
+    (unless something imported it already). Library users (``nbnumba.simulate``) are unaffected."""
+    if "scipy" not in sys.modules and os.environ.get("NBNUMBA_ALLOW_SCIPY", "") in ("", "0"):
+        sys.modules["scipy"] = None

@@ -39,3 +39,12 @@ CrystalArgs = namedtuple("CrystalArgs", [
     "hkls", "h_min", "h_max", "k_min", "k_max", "l_min", "l_max", "h_range", "k_range", "l_range",
     "default_F",
 ])
+
+#: slots of the pixel function's ``trace`` array (-printout, nanoBragg.c L3051-3072): values of the
+#: pixel's LAST evaluated sample (NaN where never set). The phi/mosaic slots name the rotation used
+#: last; TRACE_CELL_TABLE is 0 for ``cells_first`` (c-parity: the image's first phi loop), 1 for
+#: ``cells_carry``. TRACE_I is the accumulated intensity before division by ``steps``;
+#: TRACE_PIXEL the pixel's final value (photons, before float32 rounding).
+(TRACE_STOL, TRACE_POS_X, TRACE_POS_Y, TRACE_POS_Z, TRACE_H, TRACE_K, TRACE_L, TRACE_H0, TRACE_K0,
+ TRACE_L0, TRACE_F_CELL, TRACE_F_LATT, TRACE_I, TRACE_POLAR, TRACE_OMEGA, TRACE_CAPTURE, TRACE_PHI_TIC,
+ TRACE_MOS_TIC, TRACE_CELL_TABLE, TRACE_PIXEL, TRACE_LEN) = range(21)

@@ -1,0 +1,301 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Side-by-side CPU benchmark: nanoBragg.c and nbnumba on BENCH-1/2/3 (shared/docs/benchmarks.md).
+
+For every workload and thread count, each repetition runs the C program (if ``--c-bin`` or
+``$NB_C_BIN`` names one) and then nbnumba, whole program, same arguments, same thread count
+(OMP_NUM_THREADS / NUMBA_NUM_THREADS), so both see the same machine load. Writes
+``<out>.md`` and ``<out>.json``: min and median wall time, the ratio C/nbnumba, samples per second,
+peak RSS, warm and cold start of BENCH-3, the memory probe of BENCH-2, machine and git commit.
+
+    python benchmarks/cpu_benchmark.py --reps 5                      # with $NB_C_BIN
+    python benchmarks/cpu_benchmark.py --reps 1 --detpixels 32 --workloads BENCH-3 --no-cold --no-memory
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INPUTS = ROOT / "c_reference" / "inputs"
+
+WORKLOADS = {
+    "BENCH-1": "-mat tet.mat -hkl bench.hkl -lambda 1.0 -N 10 -distance 200 -detpixels 1024 -pixel 0.172 "
+               "-mosaic 0.2 -mosaic_domains 10 -phi 0 -osc 0.1 -phisteps 4 -oversample 2 -nonoise -nopgm "
+               "-noprogress",
+    "BENCH-2": "-mat tet.mat -hkl bench.hkl -lambda 1.0 -N 10 -distance 200 -detpixels_x 2463 -detpixels_y 2527 "
+               "-pixel 0.172 -oversample 1 -hdivrange 0.1 -vdivrange 0.1 -hdivsteps 3 -vdivsteps 3 -square_div "
+               "-mosaic 0.2 -mosaic_domains 10 -nonoise -nopgm -noprogress",
+    "BENCH-3": "-hkl cubic.hkl -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -default_F 100 -distance 100 "
+               "-detsize 102.4 -pixel 0.1 -nonoise -nopgm -noprogress",
+}
+OURS = [sys.executable, "-c", "from nbnumba.cli.main import main; main()"]
+
+# run inside a child: RSS after imports and kernel load, then the whole run, then the peak
+MEMORY_PROBE = r"""
+import sys, gc
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+from nbnumba.cli.parse import params_from_argv
+from nbnumba import frontend, simulation
+from nbnumba.kernels.cpu import make_cpu_kernel
+import numpy as np
+params = params_from_argv(sys.argv[1:])[0]
+setup = simulation.prepare(params)
+kernel = make_cpu_kernel(simulation.kernel_flags(setup)).render
+sc, vectors, xa, fhkl = simulation.kernel_arguments(setup)
+empty = np.zeros((0, 1), np.float32)
+kernel(0, 0, empty, np.zeros(0), np.zeros((0, 0), np.int32), np.zeros((0, 0), np.uint8),
+       np.zeros((0, 0), np.uint16), sc, vectors, xa, setup.sources, setup.cells_first, setup.cells_carry, fhkl)
+table_bytes = fhkl.nbytes
+del setup, sc, vectors, xa, fhkl
+gc.collect()
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak-RSS mark
+    reset = True
+except OSError:
+    reset = False
+base = status("VmRSS")
+frontend.run(params, log=lambda line: None)
+print(base, status("VmHWM"), table_bytes, int(reset))
+"""
+
+
+def child_python(code, *args, cwd=None, env=None):
+    """Run ``code`` in a fresh interpreter and return its stdout. The harness itself imports neither
+    numpy nor numba: a forked child starts with its parent's peak-RSS mark, which would then show
+    in every ``ru_maxrss``."""
+    return subprocess.run([sys.executable, "-c", code] + [str(a) for a in args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=True).stdout
+
+
+SETUP_PROBE = r"""
+import sys
+from nbnumba.cli.parse import params_from_argv
+from nbnumba.simulation import prepare
+setup = prepare(params_from_argv(sys.argv[1:])[0])
+print(int(setup.rendered().sum()) * setup.n_steps * setup.steps.detector_thicksteps,
+      setup.detector.fpixels * setup.detector.spixels * 4)
+"""
+
+DIFF_PROBE = r"""
+import sys
+import numpy as np
+c = np.fromfile(sys.argv[1], np.float32).astype(np.float64)
+ours = np.fromfile(sys.argv[2], np.float32).astype(np.float64)
+print(float(np.abs(c - ours).max() / max(np.abs(c).max(), 1e-300)))
+"""
+
+VERSIONS_PROBE = "import numpy, numba; print(numpy.__version__, numba.__version__)"
+
+
+def machine():
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    numpy_version, numba_version = child_python(VERSIONS_PROBE).split()
+    return dict(cpu=model, logical_cpus=os.cpu_count(), system=platform.platform(),
+                python=platform.python_version(), numpy=numpy_version, numba=numba_version)
+
+
+def git_commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def timed(cmd, cwd, env):
+    """Wall seconds and peak RSS (bytes) of one run; raises if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (cmd[0], proc.returncode, err[-2000:]))
+    return wall, usage.ru_maxrss * 1024
+
+
+def summary(times):
+    return dict(min=min(times), median=statistics.median(times), all=times)
+
+
+def image_difference(cwd, c_file, our_file, env):
+    """max |C - ours| / max |C| of two float images."""
+    return float(child_python(DIFF_PROBE, c_file, our_file, cwd=cwd, env=env))
+
+
+def run(args):
+    work = Path(tempfile.mkdtemp(prefix="nbnumba-bench-"))
+    for name in os.listdir(INPUTS):
+        shutil.copy(INPUTS / name, work / name)
+    env_base = dict(os.environ)
+    env_base["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    c_bin = args.c_bin or os.environ.get("NB_C_BIN")
+    if c_bin and not os.access(c_bin, os.X_OK):
+        print("no executable C program at %s: nbnumba only" % c_bin, file=sys.stderr)
+        c_bin = None
+    report = dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                  c_program=c_bin, repetitions=args.reps, load_average_start=os.getloadavg(), workloads={})
+    threads = [int(t) for t in args.threads.split(",")]
+    for name in args.workloads.split(","):
+        argv = WORKLOADS[name].split()
+        if args.detpixels:
+            argv += ["-detpixels", str(args.detpixels)]
+        n_samples, image_bytes = (int(v) for v in child_python(SETUP_PROBE, *argv, cwd=work, env=env_base).split())
+        entry = dict(arguments=" ".join(argv), samples=n_samples, threads={})
+        report["workloads"][name] = entry
+        ours_argv = argv + ["-floatfile", "ours.bin", "-intfile", "ours.img"]
+        c_argv = argv + ["-floatfile", "c.bin", "-intfile", "c.img"]
+        for t in threads:
+            env = dict(env_base, OMP_NUM_THREADS=str(t), NUMBA_NUM_THREADS=str(t))
+            timed(OURS + ours_argv, work, env)  # compile or load once, outside the timings
+            rows = dict(ours=[], ours_rss=[], c=[], c_rss=[])
+            for rep in range(args.reps):
+                if c_bin:
+                    wall, rss = timed([c_bin] + c_argv, work, env)
+                    rows["c"].append(wall)
+                    rows["c_rss"].append(rss)
+                    if t == min(threads) and rep == 0:
+                        # C's phi carryover restarts in every OpenMP thread: compare images with
+                        # the C run on the fewest threads (c-parity reproduces single-threaded C)
+                        shutil.copy(work / "c.bin", work / "c_ref.bin")
+                        entry["c_image_threads"] = t
+                wall, rss = timed(OURS + ours_argv, work, env)
+                rows["ours"].append(wall)
+                rows["ours_rss"].append(rss)
+                print("%s %d thread(s) rep %d: ours %.3f s%s" % (name, t, rep, rows["ours"][-1],
+                      "  C %.3f s" % rows["c"][-1] if c_bin else ""), file=sys.stderr, flush=True)
+            result = dict(ours=summary(rows["ours"]), ours_peak_rss=max(rows["ours_rss"]))
+            result["ours_samples_per_s"] = entry["samples"] / result["ours"]["min"]
+            if c_bin:
+                result.update(c=summary(rows["c"]), c_peak_rss=max(rows["c_rss"]))
+                result["c_samples_per_s"] = entry["samples"] / result["c"]["min"]
+                result["speedup_min"] = result["c"]["min"] / result["ours"]["min"]
+                result["speedup_median"] = result["c"]["median"] / result["ours"]["median"]
+            entry["threads"][str(t)] = result
+        if c_bin:
+            # the images: C's, and ours in c-parity mode (C's phi carryover) and in the default mode
+            timed(OURS + ours_argv + ["--phi-carryover-mode", "c-parity"], work, env_base)
+            entry["max_rel_diff_c_parity_vs_c"] = image_difference(work, "c_ref.bin", "ours.bin", env_base)
+            timed(OURS + ours_argv, work, env_base)
+            entry["max_rel_diff_default_vs_c"] = image_difference(work, "c_ref.bin", "ours.bin", env_base)
+        if name == "BENCH-3" and not args.no_cold:
+            cold = []
+            for _ in range(args.cold_reps):
+                cache = tempfile.mkdtemp(prefix="nbnumba-cold-cache-")
+                env = dict(env_base, NBNUMBA_CACHE_DIR=cache, NUMBA_NUM_THREADS=str(max(threads)))
+                cold.append(timed(OURS + ours_argv, work, env)[0])
+                shutil.rmtree(cache, ignore_errors=True)
+            entry["cold_start"] = summary(cold)
+        if name == "BENCH-2" and not args.no_memory:
+            out = child_python(MEMORY_PROBE, *ours_argv, cwd=work, env=env_base).split()
+            base, peak, table, reset = (int(v) for v in out[-4:])
+            image = image_bytes
+            entry["memory"] = dict(rss_after_imports_and_kernel=base, peak_rss=peak, increase=peak - base,
+                                   float_image_bytes=image, hkl_table_bytes=table,
+                                   bound_3x_image_plus_table=3 * (image + table), peak_mark_reset=bool(reset))
+    report["load_average_end"] = os.getloadavg()
+    shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def markdown(report):
+    m = report["machine"]
+    lines = ["# CPU benchmark: nbnumba vs nanoBragg.c", "",
+             "Generated by `benchmarks/cpu_benchmark.py` on %s at commit `%s`." % (report["date"], report["commit"]),
+             "Machine: %s, %d logical CPUs, %s; Python %s, numpy %s, numba %s." % (
+                 m["cpu"], m["logical_cpus"], m["system"], m["python"], m["numpy"], m["numba"]),
+             "C program: %s. %d repetitions per row, C and nbnumba interleaved; whole-program wall times "
+             "(start-up, set-up, output files included); nbnumba with a warm compilation cache, default "
+             "(double precision, spec) mode. Load average at start %s, at end %s." % (
+                 report["c_program"] or "not run", report["repetitions"],
+                 " ".join("%.2f" % v for v in report["load_average_start"]),
+                 " ".join("%.2f" % v for v in report["load_average_end"])),
+             "",
+             "| workload | threads | samples | C min / median (s) | nbnumba min / median (s) | speed-up (min, median) "
+             "| nbnumba samples/s | C samples/s | peak RSS nbnumba / C (MB) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, entry in report["workloads"].items():
+        for t, r in entry["threads"].items():
+            c = r.get("c")
+            lines.append("| %s | %s | %.1f M | %s | %.3f / %.3f | %s | %.3g | %s | %.0f / %s |" % (
+                name, t, entry["samples"] / 1e6, "%.3f / %.3f" % (c["min"], c["median"]) if c else "-",
+                r["ours"]["min"], r["ours"]["median"],
+                "%.2fx, %.2fx" % (r["speedup_min"], r["speedup_median"]) if c else "-",
+                r["ours_samples_per_s"], "%.3g" % r["c_samples_per_s"] if c else "-",
+                r["ours_peak_rss"] / 1e6, "%.0f" % (r["c_peak_rss"] / 1e6) if c else "-"))
+    lines.append("")
+    for name, entry in report["workloads"].items():
+        ts = sorted(entry["threads"], key=int)
+        if len(ts) > 1:
+            lo, hi = entry["threads"][ts[0]], entry["threads"][ts[-1]]
+            lines.append("- %s scaling, nbnumba %s -> %s threads: %.2fx (min times)%s." % (
+                name, ts[0], ts[-1], lo["ours"]["min"] / hi["ours"]["min"],
+                "; C: %.2fx" % (lo["c"]["min"] / hi["c"]["min"]) if "c" in lo else ""))
+        if "max_rel_diff_c_parity_vs_c" in entry:
+            lines.append("- %s image vs C on %d thread(s), max |difference| / max: %.3g in c-parity mode, %.3g in "
+                         "the default mode (which differs from C by design where C's phi-0 carryover applies)." % (
+                             name, entry["c_image_threads"], entry["max_rel_diff_c_parity_vs_c"],
+                             entry["max_rel_diff_default_vs_c"]))
+        if "cold_start" in entry:
+            warm = min(r["ours"]["min"] for r in entry["threads"].values())
+            lines.append("- %s start-up: warm cache %.3f s (min over thread counts), cold (empty cache) %.1f s "
+                         "min / %.1f s median." % (name, warm, entry["cold_start"]["min"], entry["cold_start"]["median"]))
+        if "memory" in entry:
+            mem = entry["memory"]
+            lines.append("- %s memory: peak RSS %.0f MB; RSS after imports and kernel load %.0f MB; increase %.0f MB "
+                         "against the bound 3 x (float image %.1f MB + HKL table %.2f MB) = %.0f MB%s." % (
+                             name, mem["peak_rss"] / 1e6, mem["rss_after_imports_and_kernel"] / 1e6,
+                             mem["increase"] / 1e6, mem["float_image_bytes"] / 1e6, mem["hkl_table_bytes"] / 1e6,
+                             mem["bound_3x_image_plus_table"] / 1e6,
+                             "" if mem["peak_mark_reset"] else " (peak mark not resettable: includes set-up)"))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--c-bin", help="nanoBragg.c executable (default: $NB_C_BIN; none: nbnumba only)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--workloads", default="BENCH-1,BENCH-2,BENCH-3")
+    ap.add_argument("--detpixels", type=int, help="override the detector size (smoke tests)")
+    ap.add_argument("--cold-reps", type=int, default=1)
+    ap.add_argument("--no-cold", action="store_true", help="skip the empty-cache start of BENCH-3")
+    ap.add_argument("--no-memory", action="store_true", help="skip the BENCH-2 memory probe")
+    ap.add_argument("--out", default=str(ROOT / "reports" / "cpu_benchmark"), help="writes OUT.md and OUT.json")
+    args = ap.parse_args(argv)
+    report = run(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

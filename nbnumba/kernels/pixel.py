@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The pixel function: everything nanoBragg.c does for one detector pixel (L2584-3089) except
+writing it. ``make_pixel_function(flags)`` specialises it at compile time. The CPU kernel calls it
+from a parallel loop over rows; a GPU kernel can call the same function from one thread per pixel:
+it takes scalars, flat arrays and namedtuples of scalars, allocates nothing and holds no state.
+
+Restructured against the C loop nest, with the same images (see reports/parity_cpu.md):
+- the spindle and mosaic rotations of the cell are host tables (``cells_first``/``cells_carry``,
+  one 3x3 matrix per (phi step, mosaic domain)) instead of per-sample ``rotate_axis``/``rotate_umat``;
+- the grating transform is ``physics.grating``: a Chebyshev recurrence on the fractional Miller
+  index instead of two large-argument sines per axis."""
+import math
+from functools import lru_cache
+
+from numba import njit
+
+from .._jit import JIT_OPTIONS
+from . import physics as ph
+from .types import (A_STAR, B_STAR, BEAM, C_STAR, FDET, ODET, PIX0, POLAR, SDET, TRACE_CAPTURE,
+                    TRACE_CELL_TABLE, TRACE_F_CELL, TRACE_F_LATT, TRACE_H, TRACE_H0, TRACE_I, TRACE_K,
+                    TRACE_K0, TRACE_L, TRACE_L0, TRACE_MOS_TIC, TRACE_OMEGA, TRACE_PHI_TIC, TRACE_PIXEL,
+                    TRACE_POLAR, TRACE_POS_X, TRACE_POS_Y, TRACE_POS_Z, TRACE_STOL, KernelFlags)
+
+
+#: ``interpolating`` argument of the pixel function
+INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
+
+
+@lru_cache(maxsize=None)
+def make_pixel_function(flags: KernelFlags):
+    """Compile (once per flag set) ``pixel(spixel, fpixel, first_loop, interpolating, sc, vectors,
+    xtal, sources, cells_first, cells_carry, fhkl, trace)``.
+
+    ``first_loop``: c-parity, this pixel holds the image's first phi loop (starts from
+    ``cells_first``); ``interpolating``: INTERP_OFF, INTERP_ON, or INTERP_CUT (the pixel where C's
+    run-wide switch-off happened: on for its first ``sc.interp_cut_eval`` evaluations).
+    ``trace``: float64 array; when its length is > 0 (``types.TRACE_LEN``) the function records the
+    -printout values of the pixel's last evaluated sample there.
+
+    Returns ``(value, omega_sum, first_event, any_loop)``: the pixel's photons (float64, before the
+    float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
+    its first interpolation failure (-1: none) and whether any phi loop ran (c-parity)."""
+    SHAPE = flags.shape
+    INTERPOLATE = flags.interpolate
+    CARRYOVER = flags.phi_carryover
+    OS_THICK = flags.oversample_thick
+    OS_POLAR = flags.oversample_polar
+    OS_OMEGA = flags.oversample_omega
+    CURVED = flags.curved_detector
+    POINT_PIXEL = flags.point_pixel
+
+    def pixel(spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first, cells_carry,
+              fhkl, trace):
+        tracing = trace.shape[0] > 0
+        phisteps = cells_carry.shape[0]
+        mosaic_domains = cells_carry.shape[1]
+        nsources = sources.shape[0]
+        oversample = sc.oversample
+        fdet = (vectors[FDET, 0], vectors[FDET, 1], vectors[FDET, 2])
+        sdet = (vectors[SDET, 0], vectors[SDET, 1], vectors[SDET, 2])
+        odet = (vectors[ODET, 0], vectors[ODET, 1], vectors[ODET, 2])
+        pix0 = (vectors[PIX0, 0], vectors[PIX0, 1], vectors[PIX0, 2])
+        beam = (vectors[BEAM, 0], vectors[BEAM, 1], vectors[BEAM, 2])
+        polar_vector = (vectors[POLAR, 0], vectors[POLAR, 1], vectors[POLAR, 2])
+        a_star = (vectors[A_STAR, 0], vectors[A_STAR, 1], vectors[A_STAR, 2])
+        b_star = (vectors[B_STAR, 0], vectors[B_STAR, 1], vectors[B_STAR, 2])
+        c_star = (vectors[C_STAR, 0], vectors[C_STAR, 1], vectors[C_STAR, 2])
+        Na = xtal.Na
+        Nb = xtal.Nb
+        Nc = xtal.Nc
+        no_water = sc.water_size == 0.0
+        # Na = Nb = Nc, an integer the recurrence takes: the lockstep form, tested once per pixel
+        equal_terms = 0
+        if SHAPE == ph.SQUARE and Na == Nb and Na == Nc:
+            equal_terms = ph.grating_terms(Na)
+
+        any_loop = False
+        eval_count = 0
+        first_event = -1
+        omega_sum = 0.0
+
+        I = sc.I_bg
+        polar = 0.0
+        if sc.nopolar:
+            polar = 1.0
+        omega_pixel = 0.0
+        capture = 0.0
+        for thick_tic in range(sc.detector_thicksteps):
+            Odet = thick_tic * sc.detector_thickstep
+            capture = 0.0
+            if sc.detector_thick == 0.0:
+                capture = 1.0
+            for subS in range(oversample):
+                for subF in range(oversample):
+                    Fdet = sc.subpixel_size * (fpixel * oversample + subF) + sc.subpixel_size / 2.0
+                    Sdet = sc.subpixel_size * (spixel * oversample + subS) + sc.subpixel_size / 2.0
+                    pixel_pos = (
+                        Fdet * fdet[0] + Sdet * sdet[0] + Odet * odet[0] + pix0[0],
+                        Fdet * fdet[1] + Sdet * sdet[1] + Odet * odet[1] + pix0[1],
+                        Fdet * fdet[2] + Sdet * sdet[2] + Odet * odet[2] + pix0[2])
+                    if CURVED:
+                        v = ph.scale(beam, sc.distance)
+                        v = ph.rotate_axis(v, sdet, pixel_pos[1] / sc.distance)
+                        pixel_pos = ph.rotate_axis(v, fdet, pixel_pos[2] / sc.distance)
+                    if tracing:
+                        trace[TRACE_POS_X] = pixel_pos[0]
+                        trace[TRACE_POS_Y] = pixel_pos[1]
+                        trace[TRACE_POS_Z] = pixel_pos[2]
+                    airpath, diffracted = ph.unitize(pixel_pos)
+                    if omega_pixel == 0.0 or OS_OMEGA:
+                        omega_pixel = ph.solid_angle(sc.pixel_size, airpath, sc.close_distance, POINT_PIXEL)
+                    omega_sum += omega_pixel
+                    if capture == 0.0 or OS_THICK:
+                        parallax = ph.dot(diffracted, odet)
+                        capture = ph.capture_fraction(thick_tic, sc.detector_thickstep, sc.detector_mu, parallax)
+
+                    for source in range(nsources):
+                        incident = (-sources[source, 0], -sources[source, 1], -sources[source, 2])
+                        lam = sources[source, 3]
+                        scattering = ((diffracted[0] - incident[0]) / lam,
+                                      (diffracted[1] - incident[1]) / lam,
+                                      (diffracted[2] - incident[2]) / lam)
+                        stol = 0.5 * ph.magnitude(scattering)
+                        if tracing:
+                            trace[TRACE_STOL] = stol
+                        if sc.dmin > 0.0 and stol > 0.0:
+                            if sc.dmin > 0.5 / stol:
+                                continue
+                        if polar == 0.0 or OS_POLAR:
+                            polar, diffracted = ph.polarization_factor(
+                                sc.polarization, incident, diffracted, polar_vector)
+                        s0 = scattering[0]
+                        s1 = scattering[1]
+                        s2 = scattering[2]
+                        # c-parity: the image's first phi loop starts from the unrotated cell
+                        use_first = CARRYOVER and first_loop
+                        cells = cells_first if use_first else cells_carry
+                        for phi_tic in range(phisteps):
+                            for mos_tic in range(mosaic_domains):
+                                h = cells[phi_tic, mos_tic, 0, 0] * s0 + cells[phi_tic, mos_tic, 0, 1] * s1 \
+                                    + cells[phi_tic, mos_tic, 0, 2] * s2
+                                k = cells[phi_tic, mos_tic, 1, 0] * s0 + cells[phi_tic, mos_tic, 1, 1] * s1 \
+                                    + cells[phi_tic, mos_tic, 1, 2] * s2
+                                l = cells[phi_tic, mos_tic, 2, 0] * s0 + cells[phi_tic, mos_tic, 2, 1] * s1 \
+                                    + cells[phi_tic, mos_tic, 2, 2] * s2
+                                h0 = int(math.ceil(h - 0.5))
+                                k0 = int(math.ceil(k - 0.5))
+                                l0 = int(math.ceil(l - 0.5))
+                                if SHAPE == ph.SQUARE and equal_terms >= 2:
+                                    F_latt = ph.lattice_square_equal(h, k, l, h0, k0, l0, equal_terms)
+                                else:
+                                    F_latt = ph.lattice_factor(SHAPE, h, k, l, h0, k0, l0, Na, Nb, Nc, xtal.fudge,
+                                                               a_star, b_star, c_star)
+                                if tracing:
+                                    trace[TRACE_H] = h
+                                    trace[TRACE_K] = k
+                                    trace[TRACE_L] = l
+                                    trace[TRACE_H0] = h0
+                                    trace[TRACE_K0] = k0
+                                    trace[TRACE_L0] = l0
+                                    trace[TRACE_F_LATT] = F_latt
+                                    trace[TRACE_PHI_TIC] = phi_tic
+                                    trace[TRACE_MOS_TIC] = mos_tic
+                                    trace[TRACE_CELL_TABLE] = 0.0 if use_first else 1.0
+                                if F_latt == 0.0 and no_water:
+                                    continue
+                                interp_here = False
+                                if INTERPOLATE and interpolating > 0:
+                                    if interpolating == INTERP_ON or eval_count < sc.interp_cut_eval:
+                                        if ph.interpolation_out_of_range(
+                                                h, k, l, xtal.h_min, xtal.k_min, xtal.l_min,
+                                                xtal.h_range, xtal.k_range, xtal.l_range):
+                                            if first_event < 0:
+                                                first_event = eval_count
+                                        else:
+                                            interp_here = True
+                                    eval_count += 1
+                                if INTERPOLATE and interp_here:
+                                    F_cell = ph.tricubic_F(fhkl, h, k, l, xtal.h_min, xtal.k_min, xtal.l_min)
+                                else:
+                                    F_cell = ph.nearest_F(fhkl, xtal.hkls, h0, k0, l0, xtal.h_min,
+                                                          xtal.h_max, xtal.k_min, xtal.k_max,
+                                                          xtal.l_min, xtal.l_max, xtal.default_F)
+                                if tracing:
+                                    trace[TRACE_F_CELL] = F_cell
+                                I += F_cell * F_cell * F_latt * F_latt
+                                if OS_THICK:
+                                    I *= capture
+                                if OS_POLAR:
+                                    I *= polar
+                                if OS_OMEGA:
+                                    I *= omega_pixel
+                        if CARRYOVER:
+                            first_loop = False
+                            any_loop = True
+
+        test = sc.r_e_sqr_fluence * I / sc.steps
+        if not OS_THICK:
+            test *= capture
+        if not OS_POLAR:
+            test *= polar
+        if not OS_OMEGA:
+            test *= omega_pixel
+        if tracing:
+            trace[TRACE_I] = I
+            trace[TRACE_POLAR] = polar
+            trace[TRACE_OMEGA] = omega_pixel
+            trace[TRACE_CAPTURE] = capture
+            trace[TRACE_PIXEL] = test
+        return test, omega_sum, first_event, any_loop
+
+    # a name per flag set: cached code keeps its symbol names, and two specialisations compiled in
+    # different processes under one name would collide when a third process loads both
+    pixel.__name__ = pixel.__qualname__ = "pixel_" + flags_tag(flags)
+    return njit(**JIT_OPTIONS)(pixel)
+
+
+def flags_tag(flags: KernelFlags) -> str:
+    """The flag values as a name suffix, e.g. ``0_0_1_0_0_0_0_0``."""
+    return "_".join(str(int(v)) for v in flags)

@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The restructured kernel: grating transform against C's formula, -printout trace against the
+rendered pixel, row blocks against one call, and the compilation-cache key."""
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from reference import INPUTS
+
+from nbnumba.kernels import physics as ph
+from nbnumba.kernels import types as kt
+
+
+def c_sincg(h, n):
+    """nanoBragg.c's sincg(M_PI*h, n), as C writes it (N at x == 0)."""
+    x = math.pi * h
+    return n if x == 0.0 else math.sin(x * n) / math.sin(x)
+
+
+def test_cos_pi_polynomial_matches_libm():
+    d = np.linspace(-0.5, 0.5, 20001)
+    ours = np.array([ph.cos_pi(x) for x in d])
+    assert np.max(np.abs(ours - np.cos(np.pi * d))) <= 4e-16
+
+
+@pytest.mark.parametrize("n", [1.0, 2.0, 3.0, 5.0, 10.0, 17.0, 64.0])
+def test_grating_equals_c_formula_for_integer_n(n):
+    rng = np.random.default_rng(int(n))
+    # C's large-argument sines lose about |h| ulp of pi*h: compare to that accuracy
+    for h in np.concatenate([rng.uniform(-60, 60, 3000), rng.uniform(-1, 1, 500)]):
+        h0 = int(math.ceil(h - 0.5))
+        expected = 1.0 if n <= 1 else c_sincg(h, n)
+        assert ph.grating(h, h0, n) == pytest.approx(expected, rel=1e-9, abs=1e-11 * n * (1 + abs(h)))
+
+
+def test_grating_special_values():
+    assert ph.grating(0.0, 0, 10.0) == 10.0
+    assert ph.grating(-0.0, 0, 7.0) == 7.0
+    # exactly on a Bragg peak: the limit (-1)^((N-1) h0) N, where C divides two rounding residues
+    assert ph.grating(3.0, 3, 10.0) == -10.0
+    assert ph.grating(3.0, 3, 9.0) == 9.0
+    assert ph.grating(-5.0, -5, 4.0) == -4.0
+    # C skips the factor for N <= 1
+    assert ph.grating(0.3, 0, 0.5) == 1.0
+    assert ph.grating(0.3, 0, 1.0) == 1.0
+    # fractional and large N take C's own formula
+    assert ph.grating(2.3, 2, 7.5) == c_sincg(2.3, 7.5)
+    assert ph.grating(2.3, 2, 100.0) == c_sincg(2.3, 100.0)
+
+
+@pytest.mark.parametrize("na,nb,nc", [(10.0, 10.0, 10.0), (5.0, 7.0, 2.0), (1.0, 5.0, 5.0), (3.0, 3.0, 2.5)])
+def test_lattice_square_is_the_product_of_gratings(na, nb, nc):
+    rng = np.random.default_rng(7)
+    for h, k, l in rng.uniform(-30, 30, (500, 3)):
+        h0, k0, l0 = (int(math.ceil(v - 0.5)) for v in (h, k, l))
+        product = ph.grating(h, h0, na) * ph.grating(k, k0, nb) * ph.grating(l, l0, nc)
+        assert ph.lattice_square(h, k, l, h0, k0, l0, na, nb, nc) == pytest.approx(product, rel=1e-12, abs=1e-12)
+        if na == nb == nc:
+            assert ph.lattice_square_equal(h, k, l, h0, k0, l0, int(na)) == pytest.approx(
+                product, rel=1e-12, abs=1e-12)
+
+
+def _simulate(argv, tmp_path, monkeypatch, progress=None):
+    from nbnumba.cli.parse import params_from_argv
+    from nbnumba.simulation import simulate
+    for name in os.listdir(INPUTS):
+        shutil.copy(INPUTS / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    params = params_from_argv(argv)[0]
+    return simulate(params, progress=progress)
+
+
+SMALL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-N", "5", "-lambda", "1.0",
+         "-distance", "100", "-detpixels", "48", "-pixel", "1.6", "-mosaic", "0.4", "-mosaic_domains", "3",
+         "-mosaic_seed", "12345", "-phi", "0", "-osc", "3", "-phisteps", "3", "-oversample", "2"]
+INTERP = ["-hkl", "cubic.hkl", "-cell", "100", "100", "100", "90", "90", "90", "-N", "5", "-lambda", "6.2",
+          "-distance", "100", "-detpixels", "40", "-pixel", "2.4", "-interpolate"]
+
+
+@pytest.mark.parametrize("argv", [SMALL, SMALL + ["--phi-carryover-mode", "c-parity"], INTERP],
+                         ids=["spec", "c-parity", "interpolate"])
+def test_trace_reproduces_rendered_pixels(argv, tmp_path, monkeypatch):
+    from nbnumba.params import R_E_SQR
+    from nbnumba.simulation import trace_pixel
+    result = _simulate(argv, tmp_path, monkeypatch)
+    s = result.setup
+    image = result.floatimage
+    spixel, fpixel = np.unravel_index(np.argmax(image), image.shape)
+    for f, sp in ((0, 0), (fpixel, spixel), (17, 29), (image.shape[1] - 1, image.shape[0] - 1)):
+        trace = trace_pixel(result, f, sp)
+        assert trace.shape == (kt.TRACE_LEN,)
+        assert np.float32(trace[kt.TRACE_PIXEL]) == image[sp, f]
+        # the pixel from the traced factors (no oversample_* flags: the corrections come last)
+        value = R_E_SQR * s.fluence * trace[kt.TRACE_I] / s.n_steps
+        value *= trace[kt.TRACE_CAPTURE] * trace[kt.TRACE_POLAR] * trace[kt.TRACE_OMEGA]
+        assert value == pytest.approx(trace[kt.TRACE_PIXEL], rel=1e-14)
+        h, k, l = trace[kt.TRACE_H], trace[kt.TRACE_K], trace[kt.TRACE_L]
+        assert [trace[kt.TRACE_H0], trace[kt.TRACE_K0], trace[kt.TRACE_L0]] == [math.ceil(v - 0.5) for v in (h, k, l)]
+        assert trace[kt.TRACE_F_LATT] == pytest.approx(c_sincg(h, 5.0) * c_sincg(k, 5.0) * c_sincg(l, 5.0),
+                                                        rel=1e-9, abs=1e-9)
+        assert 0 <= trace[kt.TRACE_PHI_TIC] < s.steps.phisteps
+        assert 0 <= trace[kt.TRACE_MOS_TIC] < s.steps.mosaic_domains
+        # the last sample's Miller indices come from the last rotation it used, on the pixel's
+        # last sub-pixel position and the scattering vector that implies
+        table = s.cells_first if trace[kt.TRACE_CELL_TABLE] == 0 else s.cells_carry
+        cell = table[int(trace[kt.TRACE_PHI_TIC]), int(trace[kt.TRACE_MOS_TIC])]
+        pos = trace[[kt.TRACE_POS_X, kt.TRACE_POS_Y, kt.TRACE_POS_Z]]
+        source = s.sources[-1]
+        scattering = (pos / np.linalg.norm(pos) + source[:3]) / source[3]
+        assert cell @ scattering == pytest.approx([h, k, l], rel=1e-9, abs=1e-9)
+        assert 0.5 * np.linalg.norm(scattering) == pytest.approx(trace[kt.TRACE_STOL], rel=1e-12)
+    if "c-parity" in argv:
+        # one sample position and source: pixel 0's only phi loop is the image's first
+        single = _simulate(argv + ["-oversample", "1"], tmp_path, monkeypatch)
+        assert trace_pixel(single, 0, 0)[kt.TRACE_CELL_TABLE] == 0.0
+        assert trace_pixel(single, 1, 0)[kt.TRACE_CELL_TABLE] == 1.0
+        assert trace_pixel(result, 0, 0)[kt.TRACE_CELL_TABLE] == 1.0  # its later sub-pixels carry on
+
+
+@pytest.mark.parametrize("argv", [SMALL + ["--phi-carryover-mode", "c-parity"], INTERP],
+                         ids=["c-parity", "interpolate"])
+def test_row_blocks_give_the_same_image(argv, tmp_path, monkeypatch):
+    from nbnumba.simulation import MAX_BLOCKS
+    calls = []
+    whole = _simulate(argv, tmp_path, monkeypatch)
+    blocks = _simulate(argv, tmp_path, monkeypatch, progress=lambda done, total: calls.append((done, total)))
+    assert np.array_equal(whole.floatimage, blocks.floatimage)
+    assert whole.omega_sum == blocks.omega_sum
+    rows = whole.floatimage.shape[0]
+    assert 1 < len(calls) <= MAX_BLOCKS
+    assert calls[-1] == (rows, rows)
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:]))
+
+
+def test_cache_is_keyed_on_every_compiled_source(tmp_path, monkeypatch):
+    from nbnumba import _jit
+    if not _jit.CACHE:
+        pytest.skip("compilation cache switched off (NBNUMBA_NO_CACHE)")
+    # the compiled helpers are cached where cache_dir() says, stamped with the source key
+    ph.dot((1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
+    locator = ph.dot._cache._impl.locator
+    assert locator.get_source_stamp() == _jit.SOURCE_KEY
+    assert locator.get_cache_path().startswith(_jit.cache_dir())
+    # editing any compiled module (here a copy of physics.py) changes the key
+    package = tmp_path / "pkg"
+    for name in _jit.SOURCE_MODULES:
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.path.join(_jit._PACKAGE_DIR, name), package / name)
+    monkeypatch.setattr(_jit, "_PACKAGE_DIR", str(package))
+    assert _jit._source_key() == _jit.SOURCE_KEY
+    with open(package / "kernels" / "physics.py", "a") as f:
+        f.write("\n# edited\n")
+    assert _jit._source_key() != _jit.SOURCE_KEY
+    # and the location is overridable
+    monkeypatch.setenv("NBNUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert _jit.cache_dir().startswith(str(tmp_path / "elsewhere"))
+
+
+
+def test_specialisations_have_their_own_names():
+    """Compiled code loaded from the cache keeps its symbol names; kernels specialised on different
+    flags must not share one (a process loading several from the cache ran the wrong pixel
+    function: seen with tests/test_live_c.py before the names carried the flags)."""
+    from nbnumba.kernels.cpu import make_cpu_kernel
+    from nbnumba.kernels.types import KernelFlags
+    plain = KernelFlags(ph.SQUARE, False, False, False, False, False, False, False)
+    polar = plain._replace(oversample_polar=True)
+    names = {make_cpu_kernel(f).pixel.py_func.__qualname__ for f in (plain, polar)}
+    names |= {make_cpu_kernel(f).render.py_func.__qualname__ for f in (plain, polar)}
+    assert len(names) == 4
