@@ -3,6 +3,8 @@
 import math
 import sys
 
+import numpy as np
+
 from .params import Params
 
 
@@ -20,6 +22,115 @@ def output_paths(params: Params):
     return paths
 
 
+def _finite_int(value):
+    return "%d" % int(value) if math.isfinite(value) else "nan"
+
+
+def printout_lines(result, fpixel, spixel, trace):
+    """C's -printout block for one pixel (L3051-3072), from the pixel's trace (the values of its
+    last evaluated sample; ``nan`` where C would print stale values of an earlier pixel)."""
+    from .kernels import types as kt
+    s = result.setup
+    t = trace
+    pos = (t[kt.TRACE_POS_X], t[kt.TRACE_POS_Y], t[kt.TRACE_POS_Z])
+    twotheta = math.atan2(math.sqrt(pos[1] * pos[1] + pos[2] * pos[2]), pos[0])
+    test = math.sin(twotheta / 2.0) / (s.params.lambda0 * 1e10)
+    if math.isfinite(t[kt.TRACE_PHI_TIC]):
+        table = s.cells_first if t[kt.TRACE_CELL_TABLE] == 0.0 else s.cells_carry
+        a, b, c = table[int(t[kt.TRACE_PHI_TIC]), int(t[kt.TRACE_MOS_TIC])]
+    else:  # no sample evaluated: the unrotated cell
+        a, b, c = s.crystal.a, s.crystal.b, s.crystal.c
+    return [
+        "%4d %4d : stol = %g or %g" % (fpixel, spixel, t[kt.TRACE_STOL], test),
+        "at %g %g %g" % pos,
+        "hkl= %f %f %f  hkl0= %s %s %s" % (t[kt.TRACE_H], t[kt.TRACE_K], t[kt.TRACE_L], _finite_int(t[kt.TRACE_H0]),
+                                         _finite_int(t[kt.TRACE_K0]), _finite_int(t[kt.TRACE_L0])),
+        " F_cell=%g  F_latt=%g   I = %g" % (t[kt.TRACE_F_CELL], t[kt.TRACE_F_LATT], t[kt.TRACE_I]),
+        "I/steps %15.10g" % (t[kt.TRACE_I] / s.n_steps),
+        "polar   %15.10g" % t[kt.TRACE_POLAR],
+        "omega   %15.10g" % t[kt.TRACE_OMEGA],
+        "capfrac %15.10g" % t[kt.TRACE_CAPTURE],
+        "pixel   %15.10g" % float(result.floatimage[spixel, fpixel]),
+        "real-space cell vectors (Angstrom):",
+        "     %-10s  %-10s  %-10s" % ("a", "b", "c"),
+        "X: %11.8f %11.8f %11.8f" % (a[0] * 1e10, b[0] * 1e10, c[0] * 1e10),
+        "Y: %11.8f %11.8f %11.8f" % (a[1] * 1e10, b[1] * 1e10, c[1] * 1e10),
+        "Z: %11.8f %11.8f %11.8f" % (a[2] * 1e10, b[2] * 1e10, c[2] * 1e10),
+    ]
+
+
+def _render_messages(result, log):
+    """What C prints while rendering: the interpolation switch-off warning and the -printout blocks,
+    in pixel order (the warning comes when the render reaches the pixel where it happened)."""
+    from .simulation import interpolation_failure, trace_pixel
+    p = result.setup.params
+    failure = interpolation_failure(result)
+    fpixels = result.setup.detector.fpixels
+    warn_at = failure[1] * fpixels + failure[0] if failure else None
+
+    def warn():
+        log("WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: %g,%g,%g,%d,%d,%d "
+            % failure[2])
+        log("WARNING: further warnings will not be printed! ")
+
+    if p.printout:
+        rendered = result.setup.rendered()
+        if p.printout_fpixel < 0:
+            pixels = zip(*np.nonzero(rendered))
+        else:
+            f, s_ = p.printout_fpixel, p.printout_spixel
+            inside = 0 <= s_ < rendered.shape[0] and 0 <= f < rendered.shape[1] and rendered[s_, f]
+            pixels = [(s_, f)] if inside else []
+        for spixel, fpixel in pixels:
+            spixel, fpixel = int(spixel), int(fpixel)
+            if warn_at is not None and spixel * fpixels + fpixel >= warn_at:
+                warn()
+                warn_at = None
+            for line in printout_lines(result, fpixel, spixel, trace_pixel(result, fpixel, spixel)):
+                log(line)
+    if warn_at is not None:
+        warn()
+
+
+class _ProgressBar:
+    """The render's progress on stderr (C prints "N% done" lines instead): a click progress bar over
+    detector rows, shown once a render has taken longer than ``DELAY`` seconds, and only on a
+    terminal."""
+    DELAY = 0.5
+
+    def __init__(self):
+        import time
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._bar = None
+
+    def __call__(self, done_rows, total_rows):
+        import click
+        if self._bar is None:
+            if self._clock() - self._start < self.DELAY or done_rows >= total_rows:
+                return
+            self._bar = click.progressbar(length=total_rows, label="rendering", file=sys.stderr)
+            self._bar.__enter__()
+            self._done = 0
+        self._bar.update(done_rows - self._done)
+        self._done = done_rows
+        if done_rows >= total_rows:
+            self.close()
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def progress_meter(params: Params):
+    """A progress callback for ``simulate``, or None: off with -noprogress, with -printout (as in C)
+    and when stderr is not a terminal."""
+    if not params.progress_meter or params.printout or not sys.stderr.isatty():
+        return None
+    return _ProgressBar()
+
+
 def run(params: Params, log=_print) -> int:
     """Render ``params`` and write ``-floatfile``, ``-intfile``, the PGM and the noise image (and
     ``Fdump.bin``), printing C's lines; returns the exit status. Every output is written to a
@@ -34,9 +145,15 @@ def run(params: Params, log=_print) -> int:
 
     for path in output_paths(params):
         check_writable(path)
-    result = simulate(params, log=log, write_dump=True)
+    progress = progress_meter(params)
+    try:
+        result = simulate(params, log=log, write_dump=True, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     setup = result.setup
     stats = result.stats
+    _render_messages(result, log)
     log("")
     omega = result.omega_sum / setup.n_steps
     log("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))

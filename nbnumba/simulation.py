@@ -400,12 +400,9 @@ def trace_pixel(result, fpixel, spixel):
     """Re-evaluate one pixel of a rendered ``Result`` serially and return its trace: a float64
     array of ``kernels.types.TRACE_LEN`` values indexed by the ``TRACE_*`` constants (the values
     nanoBragg.c's -printout shows, from the pixel's last evaluated sample; NaN where never set)."""
-    from .kernels.cpu import INTERP_CUT, INTERP_OFF, INTERP_ON, make_cpu_kernel
-    s = result.setup
-    flags = kernel_flags(s)
-    pixel = make_cpu_kernel(flags).pixel
-    _, vectors, xa, fhkl = kernel_arguments(s)
-    imgidx = spixel * s.detector.fpixels + fpixel
+    from .kernels.cpu import INTERP_CUT, INTERP_OFF, INTERP_ON
+    flags = kernel_flags(result.setup)
+    imgidx = spixel * result.setup.detector.fpixels + fpixel
     sc = [entry for start, entry in result.scalars if start <= imgidx][-1]
     interpolating = INTERP_OFF
     if flags.interpolate:
@@ -413,6 +410,30 @@ def trace_pixel(result, fpixel, spixel):
             interpolating = INTERP_ON
         elif imgidx == sc.interp_cut_pixel:
             interpolating = INTERP_CUT
+    return _trace(result, fpixel, spixel, sc, interpolating)
+
+
+def interpolation_failure(result):
+    """Where nanoBragg.c switched tricubic interpolation off for the rest of the run (its first
+    failure in row-major order): ``(fpixel, spixel, (h, k, l, h0, k0, l0))``, or None."""
+    from .kernels.cpu import INTERP_ON
+    cuts = [start for start, sc in result.scalars if sc.interp_cut_pixel == start]
+    if not kernel_flags(result.setup).interpolate or not cuts:
+        return None
+    spixel, fpixel = divmod(cuts[0], result.setup.detector.fpixels)
+    # the pixel as the first pass rendered it: interpolating until its first failure
+    trace = _trace(result, fpixel, spixel, result.scalars[0][1], INTERP_ON)
+    values = trace[kt.TRACE_FAIL_H:kt.TRACE_FAIL_L0 + 1]
+    return fpixel, spixel, (values[0], values[1], values[2], int(values[3]), int(values[4]), int(values[5]))
+
+
+def _trace(result, fpixel, spixel, sc, interpolating):
+    from .kernels.cpu import make_cpu_kernel
+    s = result.setup
+    flags = kernel_flags(s)
+    pixel = make_cpu_kernel(flags).pixel
+    _, vectors, xa, fhkl = kernel_arguments(s)
+    imgidx = spixel * s.detector.fpixels + fpixel
     trace = np.full(kt.TRACE_LEN, np.nan)
     with kernel_compilation():
         pixel(spixel, fpixel, flags.phi_carryover and imgidx == sc.first_eval_pixel, interpolating, sc, vectors,

@@ -67,3 +67,45 @@ def test_import_is_light():
     code = "import sys, nbnumba; print('numba' in sys.modules, 'numba.cuda' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+class _Terminal:
+    """A stand-in stderr that says it is a terminal."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_not_with_noprogress_or_printout(monkeypatch):
+    from nbnumba.frontend import _ProgressBar, progress_meter
+    params, _ = nbnumba.params_from_argv(SMALL + ["-default_F", "10"])
+    assert progress_meter(params) is None  # pytest's stderr is not a terminal
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    assert isinstance(progress_meter(params), _ProgressBar)
+    for flags in (["-noprogress"], ["-printout"], ["-printout_pixel", "1", "2"]):
+        params, _ = nbnumba.params_from_argv(SMALL + ["-default_F", "10"] + flags)
+        assert progress_meter(params) is None, flags
+
+
+def test_progress_bar_shows_rows_and_leaves_the_image_alone(tmp_path, monkeypatch, capsys):
+    from nbnumba.frontend import _ProgressBar
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_ProgressBar, "DELAY", 0.0)
+    argv = SMALL + ["-default_F", "10", "-nonoise", "-nopgm"]
+    assert main_argv(argv + ["-floatfile", "quiet.bin"]) == 0
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main_argv(argv + ["-floatfile", "bar.bin"]) == 0
+    assert "rendering" in terminal.text and "100%" in terminal.text
+    out = capsys.readouterr().out
+    assert "% done" not in out and "rendering" not in out
+    assert np.array_equal(np.fromfile("quiet.bin", np.float32), np.fromfile("bar.bin", np.float32))

@@ -129,3 +129,52 @@ def test_live_noise_and_pgm_against_c(name, tmp_path, capsys):
         assert (ndir / name_).read_bytes() == (cdir / name_).read_bytes(), name_
     total = [line for line in done.stdout.splitlines() if "photons on noise image" in line]
     assert total and total[0] in out.splitlines()
+
+
+STDOUT_COMBOS = {
+    "printout_every_pixel": TRICLINIC + " -printout -detpixels 6 -pixel 5",
+    "printout_pixel_mosaic_phi": TRICLINIC + " -printout_pixel 3 2 -detpixels 6 -pixel 5 -mosaic 1 -mosaic_domains 3 "
+                                            "-phi 10 -osc 2 -phisteps 2",
+    "printout_curved_roi": TRICLINIC + " -curved_det -printout -detpixels 6 -pixel 5 -roi 1 3 2 4",
+    # the interpolation warning comes before the block of a pixel rendered after the switch-off
+    "printout_after_interpolation_warning": "-hkl five_col_clean.hkl -cell 100 100 100 90 90 90 -N 2 -lambda 6.2 "
+                                            "-distance 100 -pixel 5 -detpixels 8 -oversample 2 -polar 0.3 "
+                                            "-oversample_polar -printout_pixel 5 4",
+}
+
+
+def _c_lines(text):
+    """C's stdout as nbnumba prints it: no "N% done" lines, and the interpolation warning (which C ends
+    without a newline) on a line of its own."""
+    lines = []
+    for line in text.splitlines():
+        if line.endswith("% done") and line.split("%")[0].isdigit():
+            continue
+        head = "WARNING: further warnings will not be printed! "
+        if line.startswith(head) and line != head:
+            lines += [head] + ([line[len(head):]] if not line[len(head):].endswith("% done") else [])
+            continue
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("name", sorted(STDOUT_COMBOS))
+def test_live_stdout_against_c(name, tmp_path, capsys):
+    """Everything printed, -printout blocks included, line for line as C prints it."""
+    from nbnumba.cli.main import main_argv
+    argv = STDOUT_COMBOS[name].split() + ["-nonoise", "-nopgm", "-floatfile", "f.bin", "-intfile", "i.img"]
+    cdir, ndir = tmp_path / "c", tmp_path / "nb"
+    for d in (cdir, ndir):
+        d.mkdir()
+        stage_inputs(d)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([C_BIN] + argv, cwd=cdir, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0
+    capsys.readouterr()
+    old = os.getcwd()
+    os.chdir(ndir)
+    try:
+        assert main_argv(argv) == 0
+    finally:
+        os.chdir(old)
+    assert capsys.readouterr().out.splitlines() == _c_lines(done.stdout)

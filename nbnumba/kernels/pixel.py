@@ -17,7 +17,8 @@ from numba import njit
 from .._jit import JIT_OPTIONS
 from . import physics as ph
 from .types import (A_STAR, B_STAR, BEAM, C_STAR, FDET, ODET, PIX0, POLAR, SDET, TRACE_CAPTURE,
-                    TRACE_CELL_TABLE, TRACE_F_CELL, TRACE_F_LATT, TRACE_H, TRACE_H0, TRACE_I, TRACE_K,
+                    TRACE_CELL_TABLE, TRACE_F_CELL, TRACE_F_LATT, TRACE_FAIL_H, TRACE_FAIL_H0, TRACE_FAIL_K,
+                    TRACE_FAIL_K0, TRACE_FAIL_L, TRACE_FAIL_L0, TRACE_H, TRACE_H0, TRACE_I, TRACE_K,
                     TRACE_K0, TRACE_L, TRACE_L0, TRACE_MOS_TIC, TRACE_OMEGA, TRACE_PHI_TIC, TRACE_PIXEL,
                     TRACE_POLAR, TRACE_POS_X, TRACE_POS_Y, TRACE_POS_Z, TRACE_STOL, KernelFlags)
 
@@ -172,6 +173,13 @@ def make_pixel_function(flags: KernelFlags):
                                                 xtal.h_range, xtal.k_range, xtal.l_range):
                                             if first_event < 0:
                                                 first_event = eval_count
+                                                if tracing:
+                                                    trace[TRACE_FAIL_H] = h
+                                                    trace[TRACE_FAIL_K] = k
+                                                    trace[TRACE_FAIL_L] = l
+                                                    trace[TRACE_FAIL_H0] = h0
+                                                    trace[TRACE_FAIL_K0] = k0
+                                                    trace[TRACE_FAIL_L0] = l0
                                         else:
                                             interp_here = True
                                     eval_count += 1

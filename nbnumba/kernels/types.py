@@ -44,7 +44,9 @@ CrystalArgs = namedtuple("CrystalArgs", [
 #: pixel's LAST evaluated sample (NaN where never set). The phi/mosaic slots name the rotation used
 #: last; TRACE_CELL_TABLE is 0 for ``cells_first`` (c-parity: the image's first phi loop), 1 for
 #: ``cells_carry``. TRACE_I is the accumulated intensity before division by ``steps``;
-#: TRACE_PIXEL the pixel's final value (photons, before float32 rounding).
+#: TRACE_PIXEL the pixel's final value (photons, before float32 rounding). TRACE_FAIL_* hold h, k, l,
+#: h0, k0, l0 of the pixel's first tricubic-interpolation failure (C's "out of range" warning, L2945).
 (TRACE_STOL, TRACE_POS_X, TRACE_POS_Y, TRACE_POS_Z, TRACE_H, TRACE_K, TRACE_L, TRACE_H0, TRACE_K0,
  TRACE_L0, TRACE_F_CELL, TRACE_F_LATT, TRACE_I, TRACE_POLAR, TRACE_OMEGA, TRACE_CAPTURE, TRACE_PHI_TIC,
- TRACE_MOS_TIC, TRACE_CELL_TABLE, TRACE_PIXEL, TRACE_LEN) = range(21)
+ TRACE_MOS_TIC, TRACE_CELL_TABLE, TRACE_PIXEL, TRACE_FAIL_H, TRACE_FAIL_K, TRACE_FAIL_L, TRACE_FAIL_H0,
+ TRACE_FAIL_K0, TRACE_FAIL_L0, TRACE_LEN) = range(27)
