@@ -113,6 +113,23 @@ def test_hkl_comments_blanks_duplicates_and_extra_columns(tmp_path):
     assert table.Fhkl[1].sum() == 0.0
 
 
+@pytest.mark.parametrize("name", ["bench.hkl", "cubic.hkl", "five_col_clean.hkl", "sparse.hkl", "tet.hkl",
+                                  "decimal_clean.hkl"])
+def test_plain_hkl_fast_path_equals_the_line_reader(name):
+    """numpy's C parser (plain files) and the line-by-line reader give the same values."""
+    from nbnumba.io.hkl import _read_hkl_lines, _read_plain_hkl
+    fast = _read_plain_hkl(str(INPUTS / name))
+    assert fast is not None, "a plain HKL file should take the fast path"
+    assert np.array_equal(fast, _read_hkl_lines(str(INPUTS / name)))
+
+
+@pytest.mark.parametrize("text", ["# h k l F\n1 2 3 4\n", "1 2 3 4#x\n", "1 2 3 nan\n", "1 2 3 inf\n", "1.5 2 3 4\n",
+                                  "1 2 3 1_0\n", "1 2 3\n", "", "3000000000 0 0 1\n", "1 2 3 0x10\n"])
+def test_hkl_fast_path_leaves_everything_else_to_the_line_reader(tmp_path, text):
+    from nbnumba.io.hkl import _read_plain_hkl
+    assert _read_plain_hkl(str(write_text(tmp_path, "x.hkl", text))) is None
+
+
 @pytest.mark.parametrize("text, line, fragment", [
     ("1 2 3 4\n1 2 3\n", 2, "expected 4 numbers (h k l F)"),
     ("1 2 3 4\n\n1 2 abc 4\n", 3, "'1 2 abc 4'"),

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
-from nbnumba.io.textcols import parse_number, read_input, read_lines
+from nbnumba.io.textcols import _DECIMAL, parse_number, read_input, read_lines
 from nbnumba.limits import check_hkl_table
 
 _INDEX_MIN, _INDEX_MAX = -2**31, 2**31 - 1
+#: an HKL line whose first four fields are plain decimal numbers (what parse_number accepts)
+_RECORD = re.compile(r"\s*({0})\s+({0})\s+({0})\s+({0})(?:\s.*)?".format(_DECIMAL.pattern), re.S)
 
 
 @dataclass
@@ -83,27 +87,12 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
         not an integer, or there is no reflection.
     """
     name = os.fspath(path)
-    lines = read_lines(path, "-hkl")
-    hkl = []
-    amplitudes = []
-    for number, line in enumerate(lines, start=1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        values = [parse_number(token) for token in fields[:4]]
-        if len(fields) < 4 or None in values:
-            raise InputError(f"{name} line {number}: expected 4 numbers (h k l F), got {line.strip()!r}")
-        for axis, value in zip("hkl", values[:3]):
-            if value != math.floor(value):
-                raise InputError(f"{name} line {number}: expected an integer index {axis}, got {value:g}")
-            if not _INDEX_MIN <= value <= _INDEX_MAX:
-                raise InputError(f"{name} line {number}: index {axis} = {value:g} is out of range for a "
-                                 f"32-bit integer (nanoBragg.c reads indices with %d)")
-        hkl.append([int(value) for value in values[:3]])
-        amplitudes.append(values[3])
-    if not hkl:
-        raise InputError(f"{name}: no reflections (expected lines of h k l F)")
-    indices = np.array(hkl, dtype=np.int64)
+    values = _read_plain_hkl(name)
+    if values is None:
+        values = _read_hkl_lines(name)
+    hkl = values[:, :3]
+    amplitudes = values[:, 3]
+    indices = hkl.astype(np.int64)
     low = indices.min(axis=0)
     high = indices.max(axis=0)
     ranges = high - low + 1
@@ -113,9 +102,67 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
     if default_F != 0.0:
         table[:ranges[0], :ranges[1], :ranges[2]] = default_F
     offsets = indices - low
-    table[offsets[:, 0], offsets[:, 1], offsets[:, 2]] = np.array(amplitudes, dtype=np.float64)
+    table[offsets[:, 0], offsets[:, 1], offsets[:, 2]] = amplitudes
     return HKLTable(table, int(low[0]), int(high[0]), int(low[1]), int(high[1]),
                     int(low[2]), int(high[2]), len(hkl))
+
+
+def _read_plain_hkl(name: str):
+    """The (n, 4) h k l F values of a plain HKL file, parsed by numpy's C reader: every line blank or
+    at least four decimal numbers, no comments, integer indices within 32 bits, finite values.
+    None for anything else: the line-by-line reader then reads it (and words the error)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            values = np.loadtxt(name, dtype=np.float64, comments=None, usecols=(0, 1, 2, 3), ndmin=2)
+    except Exception:  # noqa: BLE001 - any failure means: not a plain file, read it line by line
+        return None
+    indices = values[:, :3]
+    if (values.shape[0] == 0 or not np.isfinite(values).all() or (indices != np.floor(indices)).any()
+            or (indices < _INDEX_MIN).any() or (indices > _INDEX_MAX).any()):
+        return None
+    return values
+
+
+def _read_hkl_lines(name: str):
+    """The (n, 4) h k l F values of an HKL file read line by line, with errors naming the line."""
+    lines = read_lines(name, "-hkl")
+    records = []  # the h k l F fields of each reflection line, as text
+    numbers = []  # their line numbers
+    for number, line in enumerate(lines, start=1):
+        match = _RECORD.fullmatch(line)  # the common case: four plain decimal numbers, then anything
+        if match is not None:
+            records.append(match.groups())
+            numbers.append(number)
+            continue
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        values = [parse_number(token) for token in fields[:4]]
+        if len(fields) < 4 or None in values:
+            raise InputError(f"{name} line {number}: expected 4 numbers (h k l F), got {line.strip()!r}")
+        records.append(tuple(fields[:4]))  # (whitespace _RECORD does not know)
+        numbers.append(number)
+    if not records:
+        raise InputError(f"{name}: no reflections (expected lines of h k l F)")
+    values = np.array(records, dtype=np.float64)
+    finite = np.isfinite(values).all(axis=1)  # a decimal like 1e999 overflows
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise InputError(f"{name} line {numbers[row]}: expected 4 numbers (h k l F), "
+                         f"got {lines[numbers[row] - 1].strip()!r}")
+    for axis in range(3):
+        column = values[:, axis]
+        bad = (column != np.floor(column)) | (column < _INDEX_MIN) | (column > _INDEX_MAX)
+        if bad.any():
+            row = int(np.argmax(bad))
+            value = column[row]
+            if value != math.floor(value):
+                raise InputError(f"{name} line {numbers[row]}: expected an integer index {'hkl'[axis]}, "
+                                 f"got {value:g}")
+            raise InputError(f"{name} line {numbers[row]}: index {'hkl'[axis]} = {value:g} is out of range for "
+                             f"a 32-bit integer (nanoBragg.c reads indices with %d)")
+    return values
 
 
 def write_fdump(path, table: HKLTable) -> bool:
