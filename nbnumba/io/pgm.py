@@ -6,6 +6,8 @@ import numpy as np
 
 from nbnumba.io.atomic import atomic_write
 
+_ROWS = 64  # rows per block of the conversion
+
 
 def pgm_scale(requested: float, intfile_scale: float, rmsd: float) -> float:
     """C's scale of the PGM pixels: ``-pgmscale`` if positive, else 250/(5 rmsd), else the int scale."""
@@ -18,12 +20,19 @@ def pgm_pixels(floatimage, roi_mask, scale: float) -> np.ndarray:
     """uint8 pixels: ``(unsigned char)(min(value*scale, 255))`` inside the ROI, 0 outside.
 
     C truncates towards zero; like x86 it keeps the low byte of the 32-bit integer, which matters only
-    for negative values (a negative -pgmscale)."""
-    test = np.minimum(floatimage.astype(np.float64) * scale, 255.0)
-    # keep the cast defined: values beyond int32 cannot occur after the clamp except -inf/NaN
-    test = np.nan_to_num(test, nan=0.0, neginf=-2.0 ** 31)
-    out = (np.trunc(np.maximum(test, -2.0 ** 31)).astype(np.int64) & 0xFF).astype(np.uint8)
-    out[~roi_mask] = 0
+    for negative pixel values. Computed in blocks of rows (small float64 temporaries)."""
+    out = np.zeros(floatimage.shape, np.uint8)
+    for start in range(0, floatimage.shape[0], _ROWS):
+        rows = slice(start, start + _ROWS)
+        test = floatimage[rows].astype(np.float64)
+        test *= scale
+        np.minimum(test, 255.0, out=test)
+        # NaN -> 0 and -inf -> the int32 minimum (low byte 0), as the x86 conversion gives them
+        np.nan_to_num(test, copy=False, nan=0.0, neginf=-2.0 ** 31)
+        np.maximum(test, -2.0 ** 31, out=test)
+        block = (np.trunc(test).astype(np.int64) & 0xFF).astype(np.uint8)
+        block[~roi_mask[rows]] = 0
+        out[rows] = block
     return out
 
 
