@@ -131,6 +131,10 @@ def progress_meter(params: Params):
     return _ProgressBar()
 
 
+def _no_progress(_done_rows, _total_rows):
+    pass
+
+
 def run(params: Params, log=_print) -> int:
     """Render ``params`` and write ``-floatfile``, ``-intfile``, the PGM and the noise image (and
     ``Fdump.bin``), printing C's lines; returns the exit status. Every output is written to a
@@ -147,7 +151,9 @@ def run(params: Params, log=_print) -> int:
         check_writable(path)
     progress = progress_meter(params)
     try:
-        result = simulate(params, log=log, write_dump=True, progress=progress)
+        # always in blocks of rows: Ctrl-C (handled between compiled calls) stops the render within
+        # a block instead of at its end; the image does not depend on the blocking
+        result = simulate(params, log=log, write_dump=True, progress=progress or _no_progress)
     finally:
         if progress is not None:
             progress.close()
