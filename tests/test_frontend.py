@@ -109,3 +109,27 @@ def test_progress_bar_shows_rows_and_leaves_the_image_alone(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "% done" not in out and "rendering" not in out
     assert np.array_equal(np.fromfile("quiet.bin", np.float32), np.fromfile("bar.bin", np.float32))
+
+
+def test_command_renders_in_row_blocks_so_ctrl_c_is_seen_during_the_render(tmp_path, monkeypatch, capsys):
+    """Python sees SIGINT only between compiled calls: the command always renders in blocks of rows,
+    and an interrupt raised from a block callback leaves no file."""
+    import nbnumba.simulation as simulation
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    real_render = simulation._render
+
+    def render(setup, progress=None):
+        assert progress is not None
+
+        def interrupt(done, total):
+            calls.append((done, total))
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+        return real_render(setup, interrupt)
+
+    monkeypatch.setattr(simulation, "_render", render)
+    assert main_argv(SMALL + ["-default_F", "10", "-detpixels", "64"]) == 130
+    assert calls == [(2, 64), (4, 64)]
+    assert os.listdir(tmp_path) == []
+    assert "interrupted" in capsys.readouterr().err
