@@ -38,9 +38,9 @@ def stage_inputs(workdir):
         shutil.copy(INPUTS / name, Path(workdir) / name)
 
 
-def run_case(case, workdir, extra=(), monkeypatch=None):
-    """Run a case's argv (after its prepare_argv, if any) through the nbnumba command line in
-    ``workdir``; returns the exit status of the main run."""
+def run_case(case, workdir, extra=(), after_prepare=None):
+    """Run a case's argv (after its prepare_argv, if any, and then ``after_prepare()``) through the
+    nbnumba command line in ``workdir``; returns the exit status of the main run."""
     from nbnumba.cli.main import main_argv
     entry = manifest()[case]
     stage_inputs(workdir)
@@ -49,6 +49,8 @@ def run_case(case, workdir, extra=(), monkeypatch=None):
     try:
         if "prepare_argv" in entry:
             assert main_argv(list(entry["prepare_argv"])) == 0
+            if after_prepare is not None:
+                after_prepare()
         return main_argv(list(entry["argv"]) + list(extra))
     finally:
         os.chdir(old)

@@ -92,6 +92,26 @@ def test_live_img_header_of_a_nanobragg_image(tmp_path, capsys):
     assert relative_max_difference(ours, ref) <= 1e-6
 
 
+def run_both_printing(argv, cdir, ndir, capsys):
+    """Run argv through the C binary (in ``cdir``) and nbnumba (in ``ndir``), each in a folder of the
+    suite's inputs; returns (C's stdout, nbnumba's stdout)."""
+    from nbnumba.cli.main import main_argv
+    for d in (cdir, ndir):
+        d.mkdir()
+        stage_inputs(d)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([C_BIN] + argv, cwd=cdir, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0
+    capsys.readouterr()
+    old = os.getcwd()
+    os.chdir(ndir)
+    try:
+        assert main_argv(argv) == 0
+    finally:
+        os.chdir(old)
+    return done.stdout, capsys.readouterr().out
+
+
 NOISE_COMBOS = {
     # a negative ADC offset: empty pixels wrap around as C's (unsigned short) cast does
     "noise_negative_adc": SMALL + " -seed 7 -adc -100",
@@ -107,27 +127,13 @@ NOISE_COMBOS = {
 @pytest.mark.parametrize("name", sorted(NOISE_COMBOS))
 def test_live_noise_and_pgm_against_c(name, tmp_path, capsys):
     """Noise image, PGM and the printed photon total identical to C's for the same -seed."""
-    from nbnumba.cli.main import main_argv
     argv = NOISE_COMBOS[name].split() + ["-floatfile", "f.bin", "-intfile", "i.img", "-noisefile", "n.img",
                                           "-pgmfile", "p.pgm"]
     cdir, ndir = tmp_path / "c", tmp_path / "nb"
-    for d in (cdir, ndir):
-        d.mkdir()
-        stage_inputs(d)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run([C_BIN] + argv, cwd=cdir, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0
-    capsys.readouterr()
-    old = os.getcwd()
-    os.chdir(ndir)
-    try:
-        assert main_argv(argv) == 0
-    finally:
-        os.chdir(old)
-    out = capsys.readouterr().out
+    c_stdout, out = run_both_printing(argv, cdir, ndir, capsys)
     for name_ in ("n.img", "p.pgm", "i.img"):
         assert (ndir / name_).read_bytes() == (cdir / name_).read_bytes(), name_
-    total = [line for line in done.stdout.splitlines() if "photons on noise image" in line]
+    total = [line for line in c_stdout.splitlines() if "photons on noise image" in line]
     assert total and total[0] in out.splitlines()
 
 
@@ -161,20 +167,6 @@ def _c_lines(text):
 @pytest.mark.parametrize("name", sorted(STDOUT_COMBOS))
 def test_live_stdout_against_c(name, tmp_path, capsys):
     """Everything printed, -printout blocks included, line for line as C prints it."""
-    from nbnumba.cli.main import main_argv
     argv = STDOUT_COMBOS[name].split() + ["-nonoise", "-nopgm", "-floatfile", "f.bin", "-intfile", "i.img"]
-    cdir, ndir = tmp_path / "c", tmp_path / "nb"
-    for d in (cdir, ndir):
-        d.mkdir()
-        stage_inputs(d)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run([C_BIN] + argv, cwd=cdir, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0
-    capsys.readouterr()
-    old = os.getcwd()
-    os.chdir(ndir)
-    try:
-        assert main_argv(argv) == 0
-    finally:
-        os.chdir(old)
-    assert capsys.readouterr().out.splitlines() == _c_lines(done.stdout)
+    c_stdout, out = run_both_printing(argv, tmp_path / "c", tmp_path / "nb", capsys)
+    assert out.splitlines() == _c_lines(c_stdout)

@@ -10,12 +10,11 @@ Left out of the comparison, and why:
   second is a heap address.
 For the ``c_defect`` cases, where C misreads its input, the statistics lines are compared with the
 twin case whose output a correct reader reproduces."""
-import os
 import re
 
 import pytest
 
-from reference import ROOT, manifest, stage_inputs
+from reference import ROOT, manifest, run_case
 
 PROGRESS = re.compile(r"\d+% done$")
 STATISTICS = ("solid angle subtended by detector", "writing ", "max_I = ", "mean= ", "intfile_scale = ",
@@ -38,19 +37,10 @@ def statistics(lines):
 
 
 def our_stdout(case, workdir, capsys):
-    from nbnumba.cli.main import main_argv
+    """What the nbnumba command prints for the case's main run (not for its prepare run)."""
     entry = manifest()[case]
-    stage_inputs(workdir)
-    old = os.getcwd()
-    os.chdir(workdir)
-    try:
-        if "prepare_argv" in entry:
-            assert main_argv(list(entry["prepare_argv"])) == 0
-            capsys.readouterr()
-        extra = ["--phi-carryover-mode", "c-parity"] if entry["phi_carryover"] else []
-        assert main_argv(list(entry["argv"]) + extra) == entry["exit_code"]
-    finally:
-        os.chdir(old)
+    extra = ["--phi-carryover-mode", "c-parity"] if entry["phi_carryover"] else []
+    assert run_case(case, workdir, extra, after_prepare=capsys.readouterr) == entry["exit_code"]
     return capsys.readouterr().out.splitlines()
 
 
