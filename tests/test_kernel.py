@@ -159,7 +159,6 @@ def test_cache_is_keyed_on_every_compiled_source(tmp_path, monkeypatch):
     assert _jit.cache_dir().startswith(str(tmp_path / "elsewhere"))
 
 
-
 def test_specialisations_have_their_own_names():
     """Compiled code loaded from the cache keeps its symbol names; kernels specialised on different
     flags must not share one (a process loading several from the cache ran the wrong pixel
