@@ -25,6 +25,8 @@ FASTMATH = False
 ERROR_MODEL = "numpy"
 
 JIT_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model=ERROR_MODEL)
+#: the CUDA kernels' options (``kernels/cuda.py``); the @njit functions they call keep JIT_OPTIONS
+CUDA_JIT_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH)
 
 #: LLVM's SLP vectoriser for the kernels (numba's default is off, after miscompilations it saw in
 #: 2023, numba PR #8852). It packs the kernel's three side-by-side Miller-index chains into vector
@@ -35,7 +37,7 @@ SLP_VECTORIZE = os.environ.get("NBNUMBA_SLP_VECTORIZE", "1") not in ("", "0")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: modules (relative to the package) whose compiled functions call each other; all of them key the cache
 SOURCE_MODULES = ("_jit.py", "rng.py", "noise.py", "kernels/physics.py", "kernels/pixel.py", "kernels/cpu.py",
-                  "kernels/types.py")
+                  "kernels/cuda.py", "kernels/types.py")
 
 
 def _source_key():
@@ -91,10 +93,10 @@ def kernel_compilation():
         config.SLP_VECTORIZE = old
 
 
-def _install_locator():
+def install_locator(caching):
     """Make numba cache nbnumba's functions in ``cache_dir()`` with ``SOURCE_KEY`` as their source
-    stamp (numba's own locators stamp each function with its own file only)."""
-    from numba.core import caching
+    stamp (numba's own locators stamp each function with its own file only). ``caching`` is
+    numba's caching module (``numba.core.caching``), or numba-cuda's for the CUDA kernels."""
 
     class SourceKeyedLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
         def __init__(self, py_func, py_file):
@@ -122,7 +124,9 @@ def _install_locator():
 
 if CACHE:
     try:
-        _install_locator()
+        from numba.core import caching as _caching
+        install_locator(_caching)
     except (ImportError, AttributeError, TypeError):  # numba's private caching API changed:
         CACHE = False                                    # compile afresh rather than risk stale code
         JIT_OPTIONS["cache"] = False
+        CUDA_JIT_OPTIONS["cache"] = False

@@ -16,6 +16,8 @@ CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
 PIVOTS = ("beam", "sample")
 SHAPES = ("square", "round", "gauss", "tophat")
 PHI_CARRYOVER_MODES = ("spec", "c-parity")
+#: --device values (see nbnumba.device)
+DEVICES = ("auto", "cpu", "cuda")
 
 #: Thomson cross section (m^2), nanoBragg.c L211
 R_E_SQR = 7.94079248018965e-30
@@ -131,6 +133,8 @@ class Params:
     phistep: float = -1.0
     phisteps: int = -1
     phi_carryover_mode: str = "spec"
+    #: --device: where the pixel kernel runs, "auto" (GPU if numba-cuda finds one), "cpu" or "cuda"
+    device: str = "auto"
 
     # --- sampling ---
     oversample: int = -1

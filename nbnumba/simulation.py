@@ -89,6 +89,8 @@ class Result:
     stats: dict = field(default_factory=dict)
     #: kernel scalars per pixel range, for ``trace_pixel``: [(first_pixel_index, ScalarArgs), ...]
     scalars: list = field(default_factory=list)
+    #: where the kernel ran: "cpu" or "cuda"
+    device: str = "cpu"
 
 
 def _load_structure_factors(p: Params, log, write_dump):
@@ -339,60 +341,63 @@ def render(s: Setup, progress=None):
     return floatimage, omega_sum
 
 
-def _render(s: Setup, progress=None):
+def _render(s: Setup, progress=None, device="cpu"):
     """``render``, plus the kernel scalars each pixel was rendered with: a list of
-    ``(first_pixel_index, ScalarArgs)``, the last entry whose index is <= a pixel's applies."""
-    from .kernels.cpu import make_cpu_kernel
+    ``(first_pixel_index, ScalarArgs)``, the last entry whose index is <= a pixel's applies.
+    ``device``: "cpu" or "cuda" (resolved, see ``nbnumba.device``)."""
     flags = kernel_flags(s)
-    kernel = make_cpu_kernel(flags).render
     sc, vectors, xa, fhkl = kernel_arguments(s)
     shape = s.detector.shape
-    floatimage = np.zeros(shape, np.float32)
-    omega_rows = np.zeros(shape[0])
-    interp_event = np.full(shape if flags.interpolate else (0, 0), -1, np.int32)
-    evaluated = np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8)
     mask = s.mask if s.mask is not None else np.zeros((0, 0), np.uint16)
     rendered = s.rendered().ravel()
     if not rendered.any():
         if progress is not None:
             progress(shape[0], shape[0])
-        return floatimage, 0.0, [(0, sc)]
+        return np.zeros(shape, np.float32), 0.0, [(0, sc)]
+    if device == "cuda":
+        from .kernels.cuda import CudaRenderer as Renderer
+    else:
+        from .kernels.cpu import CpuRenderer as Renderer
+    renderer = Renderer(flags, shape, mask, vectors, xa, s.sources, s.cells_first, s.cells_carry, fhkl)
     first_rendered = int(np.argmax(rendered))
     if flags.phi_carryover:
         sc = sc._replace(first_eval_pixel=first_rendered)
 
-    def run(sc_run, omega, row_start=0, row_end=shape[0]):
+    def run(sc_run, row_start=0, row_end=shape[0], keep_omega=False):
         with kernel_compilation():
-            kernel(row_start, row_end, floatimage, omega, interp_event, evaluated, mask, sc_run, vectors, xa,
-                   s.sources, s.cells_first, s.cells_carry, fhkl)
+            renderer.run(sc_run, row_start, row_end, keep_omega)
 
     if progress is None:
-        run(sc, omega_rows)
+        run(sc, keep_omega=True)
     else:
         rows = shape[0]
         bounds = np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)
         for row_start, row_end in zip(bounds[:-1], bounds[1:]):
             if row_end > row_start:
-                run(sc, omega_rows, int(row_start), int(row_end))
+                run(sc, int(row_start), int(row_end), keep_omega=True)
                 progress(int(row_end), rows)
     scalars = [(0, sc)]
-    if flags.phi_carryover and not evaluated.ravel()[first_rendered]:
-        # the first rendered pixel evaluated no phi step (all sources beyond -dmin): the image's
-        # first phi loop is in the first pixel that did; render that pixel again
-        done = evaluated.ravel().astype(bool) & rendered
-        if done.any():
-            first = int(np.argmax(done))
-            srow, fcol = divmod(first, shape[1])
-            sc = sc._replace(first_eval_pixel=first)
-            scalars = [(0, sc)]
-            run(sc._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), np.zeros(shape[0]))
+    if flags.phi_carryover:
+        evaluated = renderer.evaluated().ravel()
+        if not evaluated[first_rendered]:
+            # the first rendered pixel evaluated no phi step (all sources beyond -dmin): the image's
+            # first phi loop is in the first pixel that did; render that pixel again
+            done = evaluated.astype(bool) & rendered
+            if done.any():
+                first = int(np.argmax(done))
+                srow, fcol = divmod(first, shape[1])
+                sc = sc._replace(first_eval_pixel=first)
+                scalars = [(0, sc)]
+                run(sc._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), srow, srow + 1)
     if flags.interpolate:
-        events = interp_event.ravel() >= 0
+        interp_event = renderer.interp_event().ravel()
+        events = interp_event >= 0
         if events.any():
             cut = int(np.argmax(events))
-            sc_cut = sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event.ravel()[cut]))
+            sc_cut = sc._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(interp_event[cut]))
             scalars.append((cut, sc_cut))
-            run(sc_cut, np.zeros(shape[0]))
+            run(sc_cut, cut // shape[1])
+    floatimage, omega_rows = renderer.result()
     return floatimage, float(omega_rows.sum()), scalars
 
 
@@ -493,7 +498,7 @@ def image_statistics(floatimage, s: Setup):
     return stats
 
 
-def simulate(params: Params, log=None, write_dump=False, progress=None) -> Result:
+def simulate(params: Params, log=None, write_dump=False, progress=None, device=None) -> Result:
     """Render the float image of one nanoBragg run.
 
     Parameters
@@ -506,19 +511,25 @@ def simulate(params: Params, log=None, write_dump=False, progress=None) -> Resul
         Write the ``Fdump.bin`` cache after reading ``-hkl`` (the command line does).
     progress : callable, optional
         ``progress(done_rows, total_rows)``, called as blocks of rows finish (see ``render``).
+    device : str, optional
+        "cpu" or "cuda" (default: ``params.device``, resolved by ``nbnumba.device.resolve_device``:
+        "auto" is the GPU when numba-cuda finds one, else the CPU).
 
     Returns
     -------
     Result
         ``floatimage`` (float32, (spixels, fpixels), photons per pixel) and the derived set-up.
     """
+    from .device import describe, resolve_device
     log = log or _quiet
+    device = resolve_device(device or params.device)
     setup = prepare(params, log, write_dump)
+    log(describe(device))
     start = time.perf_counter()
-    floatimage, omega_sum, scalars = _render(setup, progress)
+    floatimage, omega_sum, scalars = _render(setup, progress, device)
     seconds = time.perf_counter() - start
     return Result(floatimage=floatimage, setup=setup, omega_sum=omega_sum, seconds=seconds,
-                  stats=image_statistics(floatimage, setup), scalars=scalars)
+                  stats=image_statistics(floatimage, setup), scalars=scalars, device=device)
 
 
 def int_image(floatimage, setup: Setup, intfile_scale):

@@ -61,3 +61,12 @@ def relative_max_difference(ours, ref):
     scale = float(np.abs(ref.astype(np.float64)).max())
     diff = float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max())
     return diff / scale if scale > 0 else diff
+
+
+def without_device_line(lines):
+    """Printed lines less nbnumba's "nbnumba: rendering on ..." line (where the kernel runs), which the
+    C program does not print."""
+    return [line for line in lines if not line.startswith(DEVICE_LINE)]
+
+
+DEVICE_LINE = "nbnumba: rendering on "

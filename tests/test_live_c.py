@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from reference import relative_max_difference, stage_inputs
+from reference import relative_max_difference, stage_inputs, without_device_line
 
 C_BIN = os.environ.get("NB_C_BIN")
 pytestmark = pytest.mark.skipif(not C_BIN, reason="NB_C_BIN (a nanoBragg.c binary) not set")
@@ -109,7 +109,8 @@ def run_both_printing(argv, cdir, ndir, capsys):
         assert main_argv(argv) == 0
     finally:
         os.chdir(old)
-    return done.stdout, capsys.readouterr().out
+    ours = without_device_line(capsys.readouterr().out.splitlines(keepends=True))
+    return done.stdout, "".join(ours)
 
 
 NOISE_COMBOS = {

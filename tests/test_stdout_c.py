@@ -8,13 +8,15 @@ Left out of the comparison, and why:
 - C's "N% done" progress lines: nbnumba shows a progress bar on stderr instead.
 - the two lines C prints while reading an -img/-mask file ("reading FILE", "mmap(FILE) = 0x55..."): the
   second is a heap address.
+- nbnumba's one line naming where the kernel runs ("nbnumba: rendering on the CPU, 2 threads"), printed
+  after the parameter summary; ``test_device_line`` checks it.
 For the ``c_defect`` cases, where C misreads its input, the statistics lines are compared with the
 twin case whose output a correct reader reproduces."""
 import re
 
 import pytest
 
-from reference import ROOT, manifest, run_case
+from reference import ROOT, manifest, run_case, without_device_line
 
 PROGRESS = re.compile(r"\d+% done$")
 STATISTICS = ("solid angle subtended by detector", "writing ", "max_I = ", "mean= ", "intfile_scale = ",
@@ -41,7 +43,7 @@ def our_stdout(case, workdir, capsys):
     entry = manifest()[case]
     extra = ["--phi-carryover-mode", "c-parity"] if entry["phi_carryover"] else []
     assert run_case(case, workdir, extra, after_prepare=capsys.readouterr) == entry["exit_code"]
-    return capsys.readouterr().out.splitlines()
+    return without_device_line(capsys.readouterr().out.splitlines())
 
 
 @pytest.mark.parity
@@ -60,3 +62,19 @@ def test_stdout_matches_c(case, tmp_path, capsys):
     assert ours == expected
     # the lines scripts grep are all there
     assert len(statistics(expected)) >= 6
+
+
+def test_device_line(tmp_path, capsys):
+    """The one line nbnumba adds: where the kernel ran, between the parameter summary and the render's
+    output (where C prints its progress lines)."""
+    import numba
+    case = [name for name, entry in sorted(manifest().items()) if entry["exit_code"] == 0 and not entry["phi_carryover"]
+            and "port_matches" not in entry and "-img" not in entry["argv"] and "-mask" not in entry["argv"]][0]
+    assert run_case(case, tmp_path, ["--device", "cpu"], after_prepare=capsys.readouterr) == 0
+    lines = capsys.readouterr().out.splitlines()
+    device_lines = [line for line in lines if line.startswith("nbnumba: ")]
+    assert device_lines == ["nbnumba: rendering on the CPU, %d threads" % numba.get_num_threads()]
+    expected = c_stdout(case)
+    position = lines.index(device_lines[0])
+    assert lines[:position] == expected[:position]
+    assert lines[position + 1:] == expected[position:]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from nbnumba.errors import InputError
-from nbnumba.params import PHI_CARRYOVER_MODES, RTD, Params
+from nbnumba.params import DEVICES, PHI_CARRYOVER_MODES, RTD, Params
 
 #: value kinds; parse.py turns argv tokens into values of these kinds
 SWITCH = "switch"  # no value
@@ -449,6 +449,9 @@ FLAGS: tuple[Flag, ...] = (
          "c-parity: reproduce single-threaded nanoBragg.c, where a phi step of exactly 0 reuses the previous "
          "phi evaluation's orientation", metavar="{spec,c-parity}", nargs=1, choices=PHI_CARRYOVER_MODES,
          sets=("phi_carryover_mode",)),
+    Flag("--device", G_PORT, CHOICE, "where the pixel kernel runs: auto (default; an NVIDIA GPU when numba-cuda "
+         "finds one, else the CPU), cpu, or cuda (an error without a usable GPU; pip install 'nbnumba[cuda]'). "
+         "The run prints which on stdout", metavar="{auto,cpu,cuda}", nargs=1, choices=DEVICES, sets=("device",)),
     _switch("--version", G_PORT, "print the nbnumba version and exit", status=COMMAND),
     _switch("-h", G_PORT, "print this help and exit", aliases=("--help",), status=COMMAND),
 )

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._jit import JIT_OPTIONS
-from .pixel import INTERP_CUT, INTERP_OFF, INTERP_ON, flags_tag, make_pixel_function
+from .pixel import INTERP_CUT, INTERP_OFF, INTERP_ON, flags_tag, make_pixel_function, pixel_task
 from .types import KernelFlags
 
 #: ``render`` renders rows [row_start, row_end); ``pixel`` is the pixel function (serial entry,
@@ -41,28 +41,16 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
                sources, cells_first, cells_carry, fhkl):
         _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
-        use_mask = mask.shape[0] > 0
         no_trace = np.empty(0)
         for spixel in prange(row_start, row_end):
-            omega_row = 0.0
             if spixel < sc.roi_ymin or spixel > sc.roi_ymax:
                 continue
+            omega_row = 0.0
             for fpixel in range(fpixels):
-                if fpixel < sc.roi_xmin or fpixel > sc.roi_xmax:
+                go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, sc, mask, INTERPOLATE,
+                                                           CARRYOVER)
+                if not go:
                     continue
-                imgidx = spixel * fpixels + fpixel
-                if imgidx < sc.start_pixel:
-                    continue
-                if use_mask:
-                    if mask[spixel, fpixel] == 0:
-                        continue
-                interpolating = INTERP_OFF
-                if INTERPOLATE:
-                    if imgidx < sc.interp_cut_pixel:
-                        interpolating = INTERP_ON
-                    elif imgidx == sc.interp_cut_pixel:
-                        interpolating = INTERP_CUT
-                first_loop = CARRYOVER and imgidx == sc.first_eval_pixel
                 value, omega_sum, first_event, any_loop = _PIXEL(
                     spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first,
                     cells_carry, fhkl, no_trace)
@@ -84,4 +72,36 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
     return CpuKernel(render=njit(parallel=True, **JIT_OPTIONS)(render), pixel=pixel)
 
 
-__all__ = ["CpuKernel", "make_cpu_kernel", "INTERP_CUT", "INTERP_OFF", "INTERP_ON"]
+class CpuRenderer:
+    """One image's buffers in host memory and the CPU kernel over them; the interface
+    ``simulation._render`` drives (``kernels.cuda.CudaRenderer`` is its GPU twin)."""
+    device = "cpu"
+
+    def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
+        self._render = make_cpu_kernel(flags).render
+        self._inputs = (mask, vectors, xtal, sources, cells_first, cells_carry, fhkl)
+        self.floatimage = np.zeros(shape, np.float32)
+        self.omega_rows = np.zeros(shape[0])
+        self._interp_event = np.full(shape if flags.interpolate else (0, 0), -1, np.int32)
+        self._evaluated = np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8)
+
+    def run(self, sc, row_start, row_end, keep_omega=True):
+        """Render rows [row_start, row_end) with scalars ``sc``; the solid-angle sums are kept only
+        with ``keep_omega`` (the first pass)."""
+        mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
+        omega = self.omega_rows if keep_omega else np.zeros(self.floatimage.shape[0])
+        self._render(row_start, row_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, sc,
+                     vectors, xtal, sources, cells_first, cells_carry, fhkl)
+
+    def evaluated(self):
+        return self._evaluated
+
+    def interp_event(self):
+        return self._interp_event
+
+    def result(self):
+        """``(floatimage, omega_rows)`` in host memory."""
+        return self.floatimage, self.omega_rows
+
+
+__all__ = ["CpuKernel", "CpuRenderer", "make_cpu_kernel", "INTERP_CUT", "INTERP_OFF", "INTERP_ON"]

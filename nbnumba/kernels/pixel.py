@@ -223,6 +223,29 @@ def make_pixel_function(flags: KernelFlags):
     return njit(**JIT_OPTIONS)(pixel)
 
 
+@njit(**JIT_OPTIONS)
+def pixel_task(spixel, fpixel, fpixels, sc, mask, interpolate, carryover):
+    """Whether a kernel renders pixel (spixel, fpixel) in this pass, and how: ``(render,
+    interpolating, first_loop)``, the pixel function's arguments. Shared by the CPU and CUDA kernels
+    (``interpolate``/``carryover``: the kernel's compile-time flags). A pixel is rendered when it is
+    inside the ROI, not masked (``mask`` of shape (0, 0): no mask) and at or after
+    ``sc.start_pixel`` in row-major order."""
+    imgidx = spixel * fpixels + fpixel
+    if (spixel < sc.roi_ymin or spixel > sc.roi_ymax or fpixel < sc.roi_xmin or fpixel > sc.roi_xmax
+            or imgidx < sc.start_pixel):
+        return False, INTERP_OFF, False
+    if mask.shape[0] > 0:
+        if mask[spixel, fpixel] == 0:
+            return False, INTERP_OFF, False
+    interpolating = INTERP_OFF
+    if interpolate:
+        if imgidx < sc.interp_cut_pixel:
+            interpolating = INTERP_ON
+        elif imgidx == sc.interp_cut_pixel:
+            interpolating = INTERP_CUT
+    return True, interpolating, carryover and imgidx == sc.first_eval_pixel
+
+
 def flags_tag(flags: KernelFlags) -> str:
     """The flag values as a name suffix, e.g. ``0_0_1_0_0_0_0_0``."""
     return "_".join(str(int(v)) for v in flags)

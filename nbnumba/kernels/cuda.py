@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""CUDA kernel: the pixel function (``kernels.pixel``) with one GPU thread per detector pixel, the
+twin of ``kernels.cpu``. The same ``pixel_task`` decides what a pixel does in a pass and the same
+``make_pixel_function(flags)`` source renders it: numba-cuda compiles those ``@njit`` functions for
+the device. ``make_cuda_kernel(flags)`` specialises the kernel at compile time (one per flag set);
+``CudaRenderer`` holds one image's device buffers.
+
+Imported only when a run asks for the GPU (``nbnumba.device``); importing it imports numba-cuda.
+
+Differences from the CPU kernel, none of which changes what is computed:
+- each thread writes its pixel's solid-angle sum to a per-pixel buffer; a second kernel sums each
+  row in pixel order, as the CPU kernel's row loop does (C's ``omega_sum``, printed only);
+- the device compiler (NVVM) contracts a*b+c into fused multiply-adds, as nvcc does for
+  nanoBraggCUDA: pixels may differ from the CPU's in the last bits of double precision (tests
+  compare to 1e-9 of the maximum; the image is stored as float32)."""
+import math
+from collections import namedtuple
+from functools import lru_cache
+import types
+import weakref
+
+import numpy as np
+from numba import cuda
+from numba.core import config
+
+from .._jit import CUDA_JIT_OPTIONS, install_locator
+from .pixel import flags_tag, make_pixel_function, pixel_task
+from .types import KernelFlags
+
+#: threads per block of the pixel kernel (1D over the pixels of a block of rows)
+THREADS_PER_BLOCK = 128
+
+CudaKernel = namedtuple("CudaKernel", ["render", "omega_row_sums"])
+
+_PIXEL = None  # see make_cuda_kernel
+_TASK = None
+
+
+def _host_arrays(function):
+    """Under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python and pass their
+    arrays as the simulator's wrappers, which compiled CPU functions cannot take: unwrap them.
+    On a GPU the functions are compiled for the device and this is not used."""
+    def call(*args):
+        return function(*(getattr(a, "_ary", a) for a in args))
+    return call
+
+
+@lru_cache(maxsize=None)
+def cuda_jit_options():
+    """``CUDA_JIT_OPTIONS``, with numba-cuda's cache keyed as ``nbnumba._jit`` keys the CPU's (off
+    if numba-cuda's private caching API differs from what we know)."""
+    options = dict(CUDA_JIT_OPTIONS)
+    if options["cache"] and not config.ENABLE_CUDASIM:
+        try:
+            from numba.cuda.core import caching
+            install_locator(caching)
+        except (ImportError, AttributeError, TypeError):
+            options["cache"] = False
+    return options
+
+
+@lru_cache(maxsize=None)
+def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
+    """Compile (once per flag set) the pixel kernel and the row-sum kernel.
+
+    ``render[blocks, THREADS_PER_BLOCK](row_start, row_end, floatimage, omega_pixels,
+    interp_event, evaluated, mask, sc, vectors, xtal, sources, cells_first, cells_carry, fhkl,
+    no_trace)`` renders rows [row_start, row_end) with one thread per pixel: what
+    ``kernels.cpu``'s ``render`` does, with each pixel's solid-angle sum in ``omega_pixels``
+    (skipped when it has no rows). ``omega_row_sums[blocks, threads](omega_pixels, row_start,
+    row_end, omega_rows)`` then sums rows in pixel order."""
+    INTERPOLATE = flags.interpolate
+    CARRYOVER = flags.phi_carryover
+    FLAGS = tuple(int(v) for v in flags)
+
+    def render(row_start, row_end, floatimage, omega_pixels, interp_event, evaluated, mask, sc, vectors, xtal,
+               sources, cells_first, cells_carry, fhkl, no_trace):
+        _ = FLAGS  # keeps FLAGS in the closure (the cache key)
+        fpixels = floatimage.shape[1]
+        index = cuda.grid(1)
+        if index >= (row_end - row_start) * fpixels:
+            return
+        spixel = row_start + index // fpixels
+        fpixel = index - (spixel - row_start) * fpixels
+        go, interpolating, first_loop = _TASK(spixel, fpixel, fpixels, sc, mask, INTERPOLATE, CARRYOVER)
+        if not go:
+            return
+        value, omega_sum, first_event, any_loop = _PIXEL(
+            spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first, cells_carry,
+            fhkl, no_trace)
+        floatimage[spixel, fpixel] = np.float32(value)
+        if omega_pixels.shape[0] > 0:
+            omega_pixels[spixel, fpixel] = omega_sum
+        if INTERPOLATE:
+            interp_event[spixel, fpixel] = first_event
+        if CARRYOVER:
+            evaluated[spixel, fpixel] = any_loop
+
+    pixel = make_pixel_function(flags)
+    task = pixel_task
+    if config.ENABLE_CUDASIM:
+        pixel, task = _host_arrays(pixel), _host_arrays(pixel_task)
+    # as in kernels.cpu: the pixel function reaches the kernel as a global (cacheable), the flags
+    # stay in its closure, and its name carries the flags
+    namespace = dict(globals(), _PIXEL=pixel, _TASK=task)
+    render = types.FunctionType(render.__code__, namespace, render.__name__, render.__defaults__, render.__closure__)
+    render.__name__ = render.__qualname__ = "cuda_render_" + flags_tag(flags)
+    return CudaKernel(render=cuda.jit(**cuda_jit_options())(render), omega_row_sums=_omega_row_sums())
+
+
+@lru_cache(maxsize=None)
+def _omega_row_sums():
+    def omega_row_sums(omega_pixels, row_start, row_end, omega_rows):
+        spixel = row_start + cuda.grid(1)
+        if spixel < row_end:
+            total = 0.0
+            for fpixel in range(omega_pixels.shape[1]):
+                total += omega_pixels[spixel, fpixel]
+            omega_rows[spixel] = total
+    return cuda.jit(**cuda_jit_options())(omega_row_sums)
+
+
+def _blocks(threads):
+    return max(1, math.ceil(threads / THREADS_PER_BLOCK))
+
+
+class _DeviceInputs:
+    """Device copies of read-only host arrays, reused while the host array lives: a batch of runs
+    sharing an HKL table (or rotation tables) copies it to the GPU once."""
+
+    def __init__(self):
+        self._copies = {}
+
+    def get(self, host):
+        key = id(host)
+        entry = self._copies.get(key)
+        if entry is not None and entry[0]() is host:
+            return entry[1]
+        device = cuda.to_device(np.ascontiguousarray(host))
+        try:
+            ref = weakref.ref(host, lambda _ref, key=key: self._copies.pop(key, None))
+        except TypeError:  # not weak-referenceable: copy every time
+            return device
+        self._copies[key] = (ref, device)
+        return device
+
+
+DEVICE_INPUTS = _DeviceInputs()
+
+
+class CudaRenderer:
+    """One image's device buffers and the CUDA kernel over them; the interface
+    ``simulation._render`` drives, as ``kernels.cpu.CpuRenderer``. Inputs go to the GPU once (the
+    HKL table and rotation tables once per batch while the host arrays live), results come back
+    once in ``result()``; the buffers are freed with the renderer."""
+    device = "cuda"
+
+    def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
+        self._kernel = make_cuda_kernel(flags)
+        self._shape = shape
+        self._inputs = (DEVICE_INPUTS.get(mask), cuda.to_device(vectors), xtal, cuda.to_device(sources),
+                        DEVICE_INPUTS.get(cells_first), DEVICE_INPUTS.get(cells_carry), DEVICE_INPUTS.get(fhkl))
+        self._floatimage = cuda.to_device(np.zeros(shape, np.float32))
+        self._omega_pixels = cuda.to_device(np.zeros(shape))
+        self._omega_rows = cuda.to_device(np.zeros(shape[0]))
+        self._no_omega = cuda.to_device(np.zeros((0, 0)))
+        self._interp_event = cuda.to_device(np.full(shape if flags.interpolate else (0, 0), -1, np.int32))
+        self._evaluated = cuda.to_device(np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8))
+        self._no_trace = cuda.to_device(np.zeros(0))
+
+    def run(self, sc, row_start, row_end, keep_omega=True):
+        """Render rows [row_start, row_end) and wait for the GPU (the caller reports progress
+        between calls)."""
+        mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
+        omega = self._omega_pixels if keep_omega else self._no_omega
+        pixels = (row_end - row_start) * self._shape[1]
+        self._kernel.render[_blocks(pixels), THREADS_PER_BLOCK](
+            row_start, row_end, self._floatimage, omega, self._interp_event, self._evaluated, mask, sc, vectors,
+            xtal, sources, cells_first, cells_carry, fhkl, self._no_trace)
+        if keep_omega:
+            rows = row_end - row_start
+            self._kernel.omega_row_sums[_blocks(rows), THREADS_PER_BLOCK](
+                self._omega_pixels, row_start, row_end, self._omega_rows)
+        cuda.synchronize()
+
+    def evaluated(self):
+        return self._evaluated.copy_to_host()
+
+    def interp_event(self):
+        return self._interp_event.copy_to_host()
+
+    def result(self):
+        """``(floatimage, omega_rows)`` copied to host memory."""
+        return self._floatimage.copy_to_host(), self._omega_rows.copy_to_host()
+
+
+__all__ = ["CudaKernel", "CudaRenderer", "make_cuda_kernel", "THREADS_PER_BLOCK"]

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The CUDA kernel against the CPU kernel on tiny detectors, one configuration per compile-time flag
+(crystal shapes, interpolation and its run-wide switch-off, the c-parity phi carryover and its
+re-render, the three oversample switches, curved detector, point pixel) plus ROI, mask, sources,
+background and progress blocks: max |GPU - CPU| <= 1e-9 of the maximum, same solid-angle sum.
+
+Runs where numba-cuda can run kernels: on a GPU, or in CI under its simulator
+(``NUMBA_ENABLE_CUDASIM=1``, started by ``tests/test_cuda_simulator.py``). ``tests/conftest.py``
+leaves this folder out of a plain run on a machine with neither."""
+import numpy as np
+import pytest
+
+from nbnumba import simulation
+from nbnumba.cli.main import main_argv
+from nbnumba.cli.parse import params_from_argv
+from nbnumba.kernels import physics
+from reference import INPUTS
+
+TOLERANCE = 1e-9
+# 8x8 pixels of 12.8 mm: the reference suite's 128x128 detectors seen at 16x coarser pixels
+BASE = "-cell 100 100 100 90 90 90 -N 5 -lambda 6.2 -distance 100 -detpixels 8 -pixel 12.8 -nonoise -nopgm"
+F100 = BASE + " -default_F 100"
+
+CONFIGS = {
+    "square_mosaic_phi": F100 + " -mosaic 1 -mosaic_domains 3 -phi 10 -osc 2 -phisteps 2 -misset 10 20 30",
+    "square_unequal_N": F100 + " -Na 3 -Nb 4 -Nc 6 -misset 5 5 5",
+    "round": F100 + " -round_xtal -misset 10 0 0",
+    "gauss": F100 + " -gauss_xtal -misset 0 10 0",
+    "tophat": F100 + " -tophat_spots -fudge 2 -misset 0 0 10",
+    "interpolate_cut": BASE + " -hkl %s -interpolate -pixel 16" % (INPUTS / "five_col_clean.hkl"),
+    "carryover": F100 + " -phi 0 -osc 1 -phisteps 3 -mosaic 0.5 -mosaic_domains 2 --phi-carryover-mode c-parity",
+    "carryover_dmin_rerender": " ".join((BASE, "-hkl %s" % (INPUTS / "cubic.hkl"), "-phi 0 -osc 1 -phisteps 2",
+                                         "-dmin 30 -roi 0 7 0 7 --phi-carryover-mode c-parity")),
+    "oversample_thick": F100 + " -detector_thick 200 -detector_abs 300 -detector_thicksteps 3 -oversample_thick",
+    "oversample_polar_omega": F100 + " -oversample 2 -oversample_polar -oversample_omega -polar 0.5",
+    "curved": F100 + " -curved_det -twotheta 10",
+    "point_pixel": F100 + " -point_pixel -detector_rotx 5",
+    "sources_water_roi": F100 + " -hdivrange 1 -hdivsteps 2 -dispersion 5 -dispsteps 2 -water 50 -roi 1 6 2 7",
+}
+
+
+def _setup(argv):
+    params, _ = params_from_argv(argv.split())
+    return simulation.prepare(params)
+
+
+def _compare(setup, progress=None):
+    gpu, gpu_omega, gpu_scalars = simulation._render(setup, progress, "cuda")
+    cpu, cpu_omega, cpu_scalars = simulation._render(setup, progress, "cpu")
+    assert cpu.max() > 0
+    assert np.abs(gpu.astype(np.float64) - cpu).max() <= TOLERANCE * cpu.max()
+    assert gpu_omega == pytest.approx(cpu_omega, rel=1e-12)
+    assert gpu_scalars == cpu_scalars
+    return cpu_scalars
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_cuda_kernel_matches_cpu_kernel(name):
+    setup = _setup(CONFIGS[name])
+    scalars = _compare(setup)
+    flags = simulation.kernel_flags(setup)
+    # each configuration reaches what it is named for
+    if name == "interpolate_cut":
+        assert flags.interpolate and len(scalars) == 2  # the run-wide switch-off pass ran
+    if name == "carryover_dmin_rerender":
+        assert flags.phi_carryover and scalars[0][1].first_eval_pixel > 0  # the first pixel was re-rendered
+    if name == "round":
+        assert flags.shape == physics.ROUND
+
+
+def test_cuda_kernel_with_mask_and_progress_blocks():
+    setup = _setup(F100 + " -misset 10 20 30")
+    setup.mask = np.ones(setup.detector.shape, np.uint16)
+    setup.mask[2, 3] = setup.mask[5, :] = 0
+    calls = []
+    _compare(setup, lambda done, total: calls.append((done, total)))
+    assert calls == [(row, 8) for row in range(1, 9)] * 2  # one block per row, on the GPU then the CPU
+
+
+def test_command_line_on_cuda_writes_the_cpu_files(tmp_path, monkeypatch):
+    """The whole command with --device cuda: the same float, SMV and noise files as on the CPU."""
+    monkeypatch.chdir(tmp_path)
+    argv = F100.replace("-nonoise -nopgm", "-seed 5").split() + ["-misset", "10", "20", "30"]
+    for device in ("cpu", "cuda"):
+        assert main_argv(argv + ["--device", device, "-floatfile", device + ".bin", "-intfile", device + ".img",
+                                 "-noisefile", device + "_noise.img", "-pgmfile", device + ".pgm"]) == 0
+    cpu = np.fromfile("cpu.bin", np.float32)
+    assert np.abs(np.fromfile("cuda.bin", np.float32).astype(np.float64) - cpu).max() <= TOLERANCE * cpu.max()
+    for suffix in (".img", "_noise.img", ".pgm"):
+        assert (tmp_path / ("cuda" + suffix)).read_bytes() == (tmp_path / ("cpu" + suffix)).read_bytes()
