@@ -7,7 +7,8 @@ sentinels (-1 for "auto", NaN for "derive later"), so the resolution rules of na
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+import os
+from dataclasses import dataclass, field, fields, replace
 from typing import Optional, Tuple
 
 Vec3 = Tuple[float, float, float]
@@ -133,8 +134,9 @@ class Params:
     phistep: float = -1.0
     phisteps: int = -1
     phi_carryover_mode: str = "spec"
-    #: --device: where the pixel kernel runs, "auto" (GPU if numba-cuda finds one), "cpu" or "cuda"
-    device: str = "auto"
+    #: --device: where the pixel kernel runs, "auto" (GPU if numba-cuda finds one), "cpu" or "cuda";
+    #: the default comes from $NBNUMBA_DEVICE when set
+    device: str = field(default_factory=lambda: os.environ.get("NBNUMBA_DEVICE") or "auto")
 
     # --- sampling ---
     oversample: int = -1

@@ -91,6 +91,8 @@ class Result:
     scalars: list = field(default_factory=list)
     #: where the kernel ran: "cpu" or "cuda"
     device: str = "cpu"
+    #: time in the pixel kernel (``seconds`` adds set-up of the buffers and copies)
+    kernel_seconds: float = 0.0
 
 
 def _load_structure_factors(p: Params, log, write_dump):
@@ -341,10 +343,12 @@ def render(s: Setup, progress=None):
     return floatimage, omega_sum
 
 
-def _render(s: Setup, progress=None, device="cpu"):
+def _render(s: Setup, progress=None, device="cpu", timings=None):
     """``render``, plus the kernel scalars each pixel was rendered with: a list of
     ``(first_pixel_index, ScalarArgs)``, the last entry whose index is <= a pixel's applies.
-    ``device``: "cpu" or "cuda" (resolved, see ``nbnumba.device``)."""
+    ``device``: "cpu" or "cuda" (resolved, see ``nbnumba.device``). ``timings``: a dict that
+    receives ``kernel_seconds``, the time spent in the pixel kernel (on the GPU: CUDA events around
+    its launches, without transfers)."""
     flags = kernel_flags(s)
     sc, vectors, xa, fhkl = kernel_arguments(s)
     shape = s.detector.shape
@@ -398,6 +402,8 @@ def _render(s: Setup, progress=None, device="cpu"):
             scalars.append((cut, sc_cut))
             run(sc_cut, cut // shape[1])
     floatimage, omega_rows = renderer.result()
+    if timings is not None:
+        timings["kernel_seconds"] = renderer.kernel_seconds
     return floatimage, float(omega_rows.sum()), scalars
 
 
@@ -526,10 +532,12 @@ def simulate(params: Params, log=None, write_dump=False, progress=None, device=N
     setup = prepare(params, log, write_dump)
     log(describe(device))
     start = time.perf_counter()
-    floatimage, omega_sum, scalars = _render(setup, progress, device)
+    timings = {}
+    floatimage, omega_sum, scalars = _render(setup, progress, device, timings)
     seconds = time.perf_counter() - start
     return Result(floatimage=floatimage, setup=setup, omega_sum=omega_sum, seconds=seconds,
-                  stats=image_statistics(floatimage, setup), scalars=scalars, device=device)
+                  stats=image_statistics(floatimage, setup), scalars=scalars, device=device,
+                  kernel_seconds=timings.get("kernel_seconds", 0.0))
 
 
 def int_image(floatimage, setup: Setup, intfile_scale):

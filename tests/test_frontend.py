@@ -119,14 +119,14 @@ def test_command_renders_in_row_blocks_so_ctrl_c_is_seen_during_the_render(tmp_p
     calls = []
     real_render = simulation._render
 
-    def render(setup, progress=None, device="cpu"):
+    def render(setup, progress=None, device="cpu", timings=None):
         assert progress is not None
 
         def interrupt(done, total):
             calls.append((done, total))
             if len(calls) == 2:
                 raise KeyboardInterrupt
-        return real_render(setup, interrupt, device)
+        return real_render(setup, interrupt, device, timings)
 
     monkeypatch.setattr(simulation, "_render", render)
     assert main_argv(SMALL + ["-default_F", "10", "-detpixels", "64"]) == 130

@@ -3,6 +3,7 @@
 rows like the C program's OpenMP loop. ``make_cpu_kernel(flags)`` specialises it at compile time.
 Threads share nothing but the read-only inputs: each row writes its own pixels and its own
 ``omega_rows`` entry (no shared counter or maximum)."""
+import time
 import types
 from collections import namedtuple
 from functools import lru_cache
@@ -84,14 +85,18 @@ class CpuRenderer:
         self.omega_rows = np.zeros(shape[0])
         self._interp_event = np.full(shape if flags.interpolate else (0, 0), -1, np.int32)
         self._evaluated = np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8)
+        #: seconds spent in the kernel so far (compilation on first use included)
+        self.kernel_seconds = 0.0
 
     def run(self, sc, row_start, row_end, keep_omega=True):
         """Render rows [row_start, row_end) with scalars ``sc``; the solid-angle sums are kept only
         with ``keep_omega`` (the first pass)."""
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self.omega_rows if keep_omega else np.zeros(self.floatimage.shape[0])
+        start = time.perf_counter()
         self._render(row_start, row_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, sc,
                      vectors, xtal, sources, cells_first, cells_carry, fhkl)
+        self.kernel_seconds += time.perf_counter() - start
 
     def evaluated(self):
         return self._evaluated

@@ -167,6 +167,12 @@ class CudaRenderer:
         self._interp_event = cuda.to_device(np.full(shape if flags.interpolate else (0, 0), -1, np.int32))
         self._evaluated = cuda.to_device(np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8))
         self._no_trace = cuda.to_device(np.zeros(0))
+        self._kernel_ms = 0.0
+
+    @property
+    def kernel_seconds(self):
+        """GPU time of the kernels so far (CUDA events around the launches; no transfers)."""
+        return self._kernel_ms / 1000.0
 
     def run(self, sc, row_start, row_end, keep_omega=True):
         """Render rows [row_start, row_end) and wait for the GPU (the caller reports progress
@@ -174,6 +180,8 @@ class CudaRenderer:
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self._omega_pixels if keep_omega else self._no_omega
         pixels = (row_end - row_start) * self._shape[1]
+        start, stop = cuda.event(), cuda.event()
+        start.record()
         self._kernel.render[_blocks(pixels), THREADS_PER_BLOCK](
             row_start, row_end, self._floatimage, omega, self._interp_event, self._evaluated, mask, sc, vectors,
             xtal, sources, cells_first, cells_carry, fhkl, self._no_trace)
@@ -181,7 +189,9 @@ class CudaRenderer:
             rows = row_end - row_start
             self._kernel.omega_row_sums[_blocks(rows), THREADS_PER_BLOCK](
                 self._omega_pixels, row_start, row_end, self._omega_rows)
-        cuda.synchronize()
+        stop.record()
+        stop.synchronize()
+        self._kernel_ms += start.elapsed_time(stop)
 
     def evaluated(self):
         return self._evaluated.copy_to_host()
