@@ -367,3 +367,14 @@ def test_import_nbnumba_does_not_import_h5py():
             "print('h5py' in sys.modules, 'hdf5plugin' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_pixel_mask_marks_what_nanobragg_does_not_render(folder, capsys):
+    """-roi x0 x1 y0 y1 (inclusive): pixels outside are masked (bit 8), inside are 0 ("good")."""
+    status, out, err = run_cli(RUN + OUT + ["-nonoise", "-roi", "3", "20", "5", "9", "--hdf5", "m.h5"], capsys)
+    assert status == 0, err
+    expected = np.full((SPIX, FPIX), 256, np.int32)
+    expected[5:10, 3:21] = 0
+    with h5py.File("m.h5", "r") as f:
+        mask = f["/entry/instrument/detector/pixel_mask"]
+        assert mask.dtype == np.int32 and np.array_equal(mask[()], expected)

@@ -270,8 +270,9 @@ class NXmxWriter:
         _attrs(det.create_dataset("count_time", data=g["exposure_s"]), units="s")
         _attrs(det.create_dataset("frame_time", data=g["exposure_s"]), units="s")
         # 0 = good; bit 8 (user mask): pixels nanoBragg does not render (outside -roi, zero in -mask)
+        # (gzip whatever the images use: all but a few pixels are 0, and every reader has gzip)
         det.create_dataset("pixel_mask", data=np.where(setup.rendered(), 0, 256).astype(np.int32),
-                           **self._chunk_options(options, (slow, fast)))
+                           chunks=(slow, fast), compression="gzip", shuffle=True)
         transformations = _group(det, "transformations", "NXtransformations")
         _translation(transformations, "det_z", g["det_z_mm"], g["normal"], ".")
         module = _group(det, "module", "NXdetector_module")
@@ -286,12 +287,8 @@ class NXmxWriter:
         sample["name"] = "nanoBragg crystal"
         data = _group(entry, "data", "NXdata", signal="data")
         self._data = data.create_dataset("data", shape=(0, slow, fast), maxshape=(None, slow, fast),
-                                         dtype=self.dtype, **self._chunk_options(options, (1, slow, fast)))
+                                         dtype=self.dtype, chunks=(1, slow, fast), **options)
         det["data"] = self._data  # the NXmx link detector/data -> entry/data/data (a hard link)
-
-    @staticmethod
-    def _chunk_options(options, chunks):
-        return dict(chunks=chunks, **options) if options else dict(chunks=chunks)
 
     def append(self, image, setup=None):
         """Add one image, shape (slow, fast).
