@@ -363,6 +363,25 @@ class NXmxWriter:
         atomic.discard(self._temp)
 
 
+def complete_images(path):
+    """How many images the NXmx file at ``path`` holds if it is one this module committed (its
+    ``end_time_estimated`` is written last, just before the rename), else None: a check for resuming
+    work (a missing, foreign or unreadable file gives None; nothing raises)."""
+    import h5py
+    try:
+        with h5py.File(os.fspath(path), "r") as f:
+            entry = f.get("/entry")
+            if entry is None or "end_time_estimated" not in entry or "definition" not in entry:
+                return None
+            definition = entry["definition"][()]
+            if (definition.decode() if isinstance(definition, bytes) else str(definition)) != "NXmx":
+                return None
+            data = entry.get("data/data")
+            return None if data is None else int(data.shape[0])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def write_nxmx(path, setup, image, *, dtype="float32", compression="gzip") -> None:
     """One image as an NXmx file (what ``--hdf5`` and ``--hdf5-noise`` write)."""
     with NXmxWriter(path, setup, dtype=dtype, compression=compression) as out:
