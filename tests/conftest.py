@@ -3,6 +3,21 @@
 kernels: on a machine with an NVIDIA GPU, or under numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``).
 Elsewhere (CI) a plain ``pytest`` leaves the folder out here, and ``test_cuda_simulator.py`` runs it
 in a subprocess under the simulator instead."""
+import sys
+
+import pytest
+
 from nbnumba.device import cuda_unavailable_reason
 
 collect_ignore = ["cuda"] if cuda_unavailable_reason() is not None else []
+
+
+@pytest.fixture(autouse=True)
+def _scipy_stays_importable():
+    """The ``nbnumba`` command marks SciPy absent for its own process (``cli.main._skip_scipy_blas``);
+    a test that runs the command in this process must not hide SciPy from later tests (the ``nxmx``
+    reader needs it)."""
+    had_scipy = "scipy" in sys.modules
+    yield
+    if not had_scipy and "scipy" in sys.modules and sys.modules["scipy"] is None:
+        del sys.modules["scipy"]
