@@ -173,20 +173,14 @@ def file_digest(path) -> tuple:
 def verified(record: dict, key: str, outputs: list) -> bool:
     """True if ``record`` is for this line text and batch seed, lists exactly ``outputs`` (absolute
     paths) and every one of them still has the recorded size and SHA-256."""
-    if record.get("key") != key:
-        return False
-    files = record.get("outputs")
-    if not isinstance(files, list) or sorted(f.get("path") for f in files) != sorted(outputs):
-        return False
-    for entry in files:
-        try:
-            if os.path.getsize(entry["path"]) != entry["size"]:
-                return False
-            if file_digest(entry["path"]) != (entry["size"], entry["sha256"]):
-                return False
-        except (OSError, KeyError, TypeError):
+    try:
+        files = record["outputs"]
+        if record["key"] != key or sorted(entry["path"] for entry in files) != sorted(outputs):
             return False
-    return True
+        return all(os.path.getsize(entry["path"]) == entry["size"]
+                   and file_digest(entry["path"]) == (entry["size"], entry["sha256"]) for entry in files)
+    except (OSError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def append_record(path, record: dict) -> None:
@@ -285,8 +279,8 @@ def exit_status(failed: int, interrupted: bool = False) -> int:
     return EXIT_INTERRUPTED if interrupted else min(failed, MAX_FAILURE_STATUS)
 
 
-def _write_log(log_dir, job: Job, lines: list) -> None:
-    if log_dir is None:
+def _write_log(log_dir, job: Job, lines) -> None:
+    if log_dir is None or lines is None:
         return
     from .io.atomic import atomic_open
     with contextlib.suppress(InputError, OSError):
@@ -343,6 +337,7 @@ def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, d
                 remove_stale_temps(outputs + ([params.dumpfilename] if params.hklfilename else []))
                 if any(verified(r, key, outputs) for r in records.get(job.line, ())):
                     summary.skipped += 1
+                    log_lines = None  # keep the log of the run that made the files
                 else:
                     run_job(job, params, state_file, key, log_lines, rank)
                     summary.done += 1

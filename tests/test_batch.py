@@ -176,8 +176,24 @@ def test_log_dir_and_summary(tmp_path, monkeypatch, capsys):
     assert "1 jobs: 1 done, 0 skipped (verified), 0 failed" in out
     log = (tmp_path / "logs" / "job-2.log").read_text()
     assert "writing a.bin as 1024 4-byte floats" in log
-    assert run_batch_here(tmp_path, monkeypatch) == 0
+    assert run_batch_here(tmp_path, monkeypatch, log_dir="logs") == 0
     assert "0 done, 1 skipped" in capsys.readouterr().out
+    assert (tmp_path / "logs" / "job-2.log").read_text() == log  # a skipped job keeps its log
+
+
+def test_hkl_table_is_parsed_once_per_file_version(tmp_path):
+    from nbnumba.io.hkl import cached_tables, read_hkl
+    hkl = tmp_path / "f.hkl"
+    hkl.write_text("1 2 3 10\n-1 0 2 20\n")
+    with cached_tables():
+        first = read_hkl(hkl)
+        assert read_hkl(hkl) is first
+        assert read_hkl(hkl, default_F=5.0) is not first
+        hkl.write_text("1 2 3 30\n-1 0 2 20\n")
+        os.utime(hkl, ns=(0, os.stat(hkl).st_mtime_ns + 10**9))
+        changed = read_hkl(hkl)
+        assert changed is not first and changed.Fhkl[2, 2, 1] == 30.0
+    assert read_hkl(hkl) is not read_hkl(hkl)  # no caching outside a batch
 
 
 # ------------------------------------------------------------------------------------- kill and resume
