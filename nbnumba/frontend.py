@@ -19,6 +19,7 @@ def output_paths(params: Params):
         paths.append(params.pgmfilename)
     if params.calculate_noise:
         paths.append(params.noisefilename)
+    paths += [path for path in (params.hdf5filename, params.hdf5_noise_filename) if path is not None]
     return paths
 
 
@@ -137,8 +138,9 @@ def _no_progress(_done_rows, _total_rows):
 
 def run(params: Params, log=_print) -> int:
     """Render ``params`` and write ``-floatfile``, ``-intfile``, the PGM and the noise image (and
-    ``Fdump.bin``), printing C's lines; returns the exit status. Every output is written to a
-    temporary name and renamed, so an error or an interrupt leaves no partial file."""
+    ``Fdump.bin``), printing C's lines, then the ``--hdf5``/``--hdf5-noise`` NXmx files; returns the
+    exit status. Every output is written to a temporary name and renamed, so an error or an
+    interrupt leaves no partial file."""
     from .io.atomic import check_writable
     from .io.pgm import pgm_pixels, pgm_scale, write_pgm
     from .io.raw import write_float_image
@@ -149,6 +151,9 @@ def run(params: Params, log=_print) -> int:
 
     for path in output_paths(params):
         check_writable(path)
+    if params.hdf5filename is not None or params.hdf5_noise_filename is not None:
+        from .io.nxmx import compression_options
+        compression_options(params.hdf5_compression)  # bitshuffle without hdf5plugin: refused before rendering
     progress = progress_meter(params)
     try:
         # always in blocks of rows: Ctrl-C (handled between compiled calls) stops the render within
@@ -180,10 +185,25 @@ def run(params: Params, log=_print) -> int:
         log("writing %s as 1-byte integers" % params.pgmfilename)
         write_pgm(params.pgmfilename, pgm_pixels(result.floatimage, setup.roi_mask(), pscale), pscale)
 
-    if params.calculate_noise:
+    counts = None
+    if params.calculate_noise or params.hdf5_noise_filename is not None:
+        # --hdf5-noise: the same deviates without the 16-bit clamp, from the same random sequence
+        # (also with -nonoise, then silently: C prints nothing about a noise image it does not make)
+        if params.hdf5_noise_filename is not None:
+            counts = np.zeros(result.floatimage.shape, np.int32)
         pixels, photons, overloads = noise_image(result.floatimage, setup.roi, params.adc_offset,
-                                                 seed_array(setup.seed), setup.streams.table)
+                                                 seed_array(setup.seed), setup.streams.table, counts)
+    if params.calculate_noise:
         log("%.0f photons on noise image (%d overloads)" % (photons, overloads))
         log("writing %s as 2-byte integers" % params.noisefilename)
         write_smv(params.noisefilename, header, pixels)
+
+    # port-only NeXus copies, after C's files; nothing on stdout (it stays line for line C's)
+    if params.hdf5filename is not None or counts is not None:
+        from .io.nxmx import write_nxmx
+        if params.hdf5filename is not None:
+            write_nxmx(params.hdf5filename, setup, result.floatimage, compression=params.hdf5_compression)
+        if counts is not None:
+            write_nxmx(params.hdf5_noise_filename, setup, counts, dtype="int32",
+                       compression=params.hdf5_compression)
     return 0

@@ -115,10 +115,11 @@ def poidev(xm, idum, table, state):
 
 
 @njit(**JIT_OPTIONS)
-def _noise_pixels(floatimage, roi_xmin, roi_xmax, roi_ymin, roi_ymax, adc_offset, idum, table, state, out):
+def _noise_pixels(floatimage, roi_xmin, roi_xmax, roi_ymin, roi_ymax, adc_offset, idum, table, state, out, counts):
     spixels, fpixels = floatimage.shape
     total = 0.0
     overloads = 0
+    keep_counts = counts.shape[0] > 0
     for spixel in range(spixels):
         for fpixel in range(fpixels):
             if fpixel < roi_xmin or fpixel > roi_xmax or spixel < roi_ymin or spixel > roi_ymax:
@@ -126,6 +127,15 @@ def _noise_pixels(floatimage, roi_xmin, roi_xmax, roi_ymin, roi_ymax, adc_offset
             test = np.float64(poidev(floatimage[spixel, fpixel], idum, table, state))
             total += test
             test += adc_offset
+            if keep_counts:
+                # the same value before the 16-bit clamp, truncated toward zero as C's integer casts
+                # do, saturating at the int32 limits
+                if test >= 2147483647.0:
+                    counts[spixel, fpixel] = 2147483647
+                elif test <= -2147483648.0:
+                    counts[spixel, fpixel] = -2147483648
+                else:
+                    counts[spixel, fpixel] = np.int32(test)
             if test > 65535.0:
                 test = 65535.0
                 overloads += 1
@@ -135,7 +145,7 @@ def _noise_pixels(floatimage, roi_xmin, roi_xmax, roi_ymin, roi_ymax, adc_offset
     return total, overloads
 
 
-def noise_image(floatimage, roi, adc_offset, idum, table):
+def noise_image(floatimage, roi, adc_offset, idum, table, counts=None):
     """The noise SMV pixels and C's totals.
 
     Parameters
@@ -145,6 +155,10 @@ def noise_image(floatimage, roi, adc_offset, idum, table):
     adc_offset : float
     idum : 1-element int64 array, the noise stream (C's ``seed``), updated in place
     table : the shared ``ran1`` shuffle table (``RandomStreams.table``), updated in place
+    counts : (spixels, fpixels) int32 array, optional
+        Filled in place with the same pixels without the 16-bit clamp (Poisson deviate + ADC offset,
+        truncated toward zero; the int32 limits saturate): the ``--hdf5-noise`` image. The random
+        sequence, and so the uint16 image, do not depend on it. Pixels outside the ROI are left as given.
 
     Returns
     -------
@@ -152,7 +166,11 @@ def noise_image(floatimage, roi, adc_offset, idum, table):
     Poisson deviates before the ADC offset, ``overloads`` the pixels clipped at 65535.
     """
     out = np.zeros(floatimage.shape, np.uint16)
+    if counts is not None and (counts.shape != floatimage.shape or counts.dtype != np.int32
+                               or not counts.flags.c_contiguous):
+        raise ValueError("counts: expected a C-contiguous int32 array of shape %s" % (floatimage.shape,))
     xmin, xmax, ymin, ymax = roi
     total, overloads = _noise_pixels(np.ascontiguousarray(floatimage, np.float32), xmin, xmax, ymin, ymax,
-                                     float(adc_offset), idum, table, new_state(), out)
+                                     float(adc_offset), idum, table, new_state(), out,
+                                     np.zeros((0, 0), np.int32) if counts is None else counts)
     return out, float(total), int(overloads)

@@ -16,6 +16,7 @@ CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
 PIVOTS = ("beam", "sample")
 SHAPES = ("square", "round", "gauss", "tophat")
 PHI_CARRYOVER_MODES = ("spec", "c-parity")
+HDF5_COMPRESSIONS = ("gzip", "bitshuffle", "none")
 
 #: Thomson cross section (m^2), nanoBragg.c L211
 R_E_SQR = 7.94079248018965e-30
@@ -157,6 +158,10 @@ class Params:
     printout_fpixel: int = -1
     printout_spixel: int = -1
     progress_meter: bool = True
+    # port-only outputs: NeXus NXmx (HDF5) copies of the float image and of the unclamped noise image
+    hdf5filename: Optional[str] = None
+    hdf5_noise_filename: Optional[str] = None
+    hdf5_compression: str = "gzip"
 
     def copy(self, **changes) -> "Params":
         return replace(self, **changes)

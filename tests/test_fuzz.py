@@ -45,9 +45,10 @@ SMV_IMAGE_BYTES = HEADER_BYTES + 2 * 4 * 4
 KERNEL_VARIANTS = {"-round_xtal", "-gauss_xtal", "-tophat_spots", "-interpolate", "-oversample_thick",
                    "-oversample_polar", "-oversample_omega", "-curved_det", "-point_pixel",
                    "--phi-carryover-mode"}
-OUTPUT_FLAGS = {"-floatfile", "-intfile", "-dump", "-stolout"}
+OUTPUT_FLAGS = {"-floatfile", "-intfile", "-dump", "-stolout", "--hdf5", "--hdf5-noise"}
 INPUT_NAMES = ["f0", "f1", "f2", "Fdump.bin"]
 TEMP_FILE = re.compile(r"^\..*\.tmp$")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 VALID_NUMBERS = st.one_of(st.integers(-5, 20).map(str), st.floats(-100, 100, allow_nan=False).map(lambda x: "%g" % x),
                           st.sampled_from(["0.1", "1", "2", "5", "10", "90", "100", "0.5"]))
@@ -197,6 +198,11 @@ def _is_complete(path, inputs):
         return True
     if data.startswith(SMV_MAGIC):
         return len(data) == SMV_IMAGE_BYTES
+    if data.startswith(HDF5_MAGIC):  # --hdf5 / --hdf5-noise: one committed 4 x 4 image
+        import h5py
+        import hdf5plugin  # noqa: F401  (reads a bitshuffle image)
+        with h5py.File(path, "r") as f:
+            return f["/entry/data/data"].shape == (1, 4, 4) and "end_time_estimated" in f["/entry"]
     if data.startswith(b"P5\n"):  # -pgmfile (the noise image is an SMV image)
         lines = data.split(b"\n", 4)
         return (len(lines) == 5 and lines[1] == b"4 4" and lines[2].startswith(b"# pixels scaled by ")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from nbnumba.errors import InputError
-from nbnumba.params import PHI_CARRYOVER_MODES, RTD, Params
+from nbnumba.params import HDF5_COMPRESSIONS, PHI_CARRYOVER_MODES, RTD, Params
 
 #: value kinds; parse.py turns argv tokens into values of these kinds
 SWITCH = "switch"  # no value
@@ -451,6 +451,13 @@ FLAGS: tuple[Flag, ...] = (
          sets=("phi_carryover_mode",)),
     _switch("--version", G_PORT, "print the nbnumba version and exit", status=COMMAND),
     _switch("-h", G_PORT, "print this help and exit", aliases=("--help",), status=COMMAND),
+    _file("--hdf5", G_PORT, "also write the noiseless float image as NeXus NXmx HDF5 (float32; opens in DIALS: "
+          "dials.import FILE)", sets=("hdf5filename",)),
+    _file("--hdf5-noise", G_PORT, "also write the noise image as NXmx HDF5, int32 photon counts + ADC offset "
+          "without the 16-bit clamp (same random numbers as -noisefile)", sets=("hdf5_noise_filename",)),
+    Flag("--hdf5-compression", G_PORT, CHOICE, "compression of the --hdf5/--hdf5-noise images, one chunk per "
+         "image: gzip (default), bitshuffle (LZ4; needs the hdf5plugin package) or none",
+         metavar="{gzip,bitshuffle,none}", nargs=1, choices=HDF5_COMPRESSIONS, sets=("hdf5_compression",)),
 )
 
 #: every name and alias -> its flag

@@ -38,6 +38,30 @@ def _remove_quietly(temp: str) -> None:
         os.unlink(temp)
 
 
+def temporary_path(path: PathLike) -> tuple[str, str]:
+    """For writers that need a file name rather than a file object (HDF5): the file to replace and
+    the temporary file next to it, ``(target, temp)``. Write ``temp``, then ``replace(temp, target)``;
+    on failure ``discard(temp)``. Raises InputError if the folder does not exist."""
+    return _target_and_temp(path)
+
+
+def replace(temp: str, path: PathLike) -> None:
+    """Rename the finished ``temp`` onto ``path`` (the target ``temporary_path`` returned); InputError if
+    that fails, and the temporary file is removed."""
+    try:
+        os.replace(temp, os.fspath(path))
+    except BaseException as exc:
+        _remove_quietly(temp)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from exc
+        raise
+
+
+def discard(temp: str) -> None:
+    """Remove a temporary file, ignoring a missing one."""
+    _remove_quietly(temp)
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike) -> Iterator[BinaryIO]:
     """Open a binary file whose content replaces `path` only once the block ends without an exception.
