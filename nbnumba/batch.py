@@ -359,3 +359,49 @@ def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, d
                 progress(index + 1, len(jobs))
     summary.seconds = time.monotonic() - start
     return summary
+
+
+# ---------------------------------------------------------------------------------------------- one NXmx file
+
+def assemble_hdf5(jobfile, path, batch_seed: int = 1, compression: str = "gzip", device=None) -> list:
+    """Write every job's float image, in line order, into one NXmx file ``path`` (atomically: a
+    temporary file renamed at the end). The images are read back from the jobs' ``-floatfile``s, each
+    checked against its state record, so a resumed batch assembles the same file. Returns the line
+    numbers of jobs that are not done (then no file is written); raises InputError if the jobs do not
+    share one detector and beam geometry."""
+    import numpy as np
+    from .frontend import output_paths
+    from .io.hkl import cached_tables
+    from .io.nxmx import NXmxWriter
+    from .simulation import prepare
+    records = read_records(jobfile)
+    ready, missing = [], []
+    with cached_tables():
+        for job in read_jobs(jobfile):
+            try:
+                params, _ = job_params(job, batch_seed, device)
+            except InputError:
+                missing.append(job.line)
+                continue
+            outputs = [os.path.abspath(p) for p in output_paths(params)]
+            if any(verified(r, job_key(job, batch_seed), outputs) for r in records.get(job.line, ())):
+                ready.append(params)
+            else:
+                missing.append(job.line)
+        if missing or not ready:
+            return missing
+        remove_stale_temps([path])
+        writer = None
+        try:
+            for params in ready:
+                setup = prepare(params)
+                image = np.fromfile(params.floatfilename, dtype=np.float32).reshape(setup.detector.shape)
+                if writer is None:
+                    writer = NXmxWriter(path, setup, dtype="float32", compression=compression)
+                writer.append(image, setup)
+            writer.commit()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    return []

@@ -196,6 +196,34 @@ def test_hkl_table_is_parsed_once_per_file_version(tmp_path):
     assert read_hkl(hkl) is not read_hkl(hkl)  # no caching outside a batch
 
 
+def test_one_nxmx_file_holds_every_image_in_line_order(tmp_path, monkeypatch, capsys):
+    h5py = pytest.importorskip("h5py")
+    import numpy as np
+    phis = (3, 0, 2, 1)
+    stage(tmp_path, "".join(f"# image {k}\n-default_F 100 {SMALL} -phi {phi} -osc 1 -floatfile f{k}.bin "
+                            f"-intfile i{k}.img -nonoise -nopgm\n" for k, phi in enumerate(phis)))
+    assert run_batch_here(tmp_path, monkeypatch, hdf5_path="all.h5") == 0
+    with h5py.File(tmp_path / "all.h5", "r") as f:
+        data = f["/entry/data/data"][()]
+        omega = f["/entry/sample/transformations/omega"][()]
+    assert data.shape == (4, 32, 32) and data.dtype == np.float32
+    for k in range(4):
+        assert np.array_equal(data[k], np.fromfile(tmp_path / f"f{k}.bin", np.float32).reshape(32, 32))
+    assert list(omega) == list(phis)
+    # a job that fails: no file, one more failure; the fixed batch resumes and writes it
+    (tmp_path / "all.h5").unlink()
+    text = (tmp_path / "jobs.txt").read_text()
+    (tmp_path / "jobs.txt").write_text(text.replace("-phi 2", "-phi 2 -bogus"))
+    assert run_batch_here(tmp_path, monkeypatch, hdf5_path="all.h5") == 2
+    assert "all.h5 not written: jobs at lines 6 are not done" in capsys.readouterr().err
+    assert not (tmp_path / "all.h5").exists()
+    (tmp_path / "jobs.txt").write_text(text)
+    assert run_batch_here(tmp_path, monkeypatch, hdf5_path="all.h5") == 0
+    with h5py.File(tmp_path / "all.h5", "r") as f:
+        assert np.array_equal(f["/entry/data/data"][()], data)
+    assert temp_files(tmp_path) == []
+
+
 # ------------------------------------------------------------------------------------- kill and resume
 
 def _env():

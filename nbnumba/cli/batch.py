@@ -50,7 +50,12 @@ class _Progress:
                    "rank r uses GPU r % (GPUs on its node).")
 @click.option("--mpi/--no-mpi", "use_mpi", default=None,
               help="Split the jobs across MPI ranks (default: only when started by mpiexec/mpirun).")
-def main(jobfile, batch_seed, log_dir, force, device, use_mpi):
+@click.option("--hdf5", "hdf5_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write every job's float image, in line order, into this one NXmx (HDF5) file, "
+                   "once all jobs are done (the jobs must share one detector and beam geometry).")
+@click.option("--hdf5-compression", type=click.Choice(["gzip", "bitshuffle", "none"]), default="gzip",
+              show_default=True, help="Compression of the --hdf5 file's images.")
+def main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression):
     """Run every nanoBragg command line of JOBFILE (one per line; '#' comment lines and blank lines
     skipped) in one process, writing the files each line names. Relative paths are relative to the
     current folder. Completed jobs are recorded in JOBFILE.done and skipped by a rerun if their
@@ -58,14 +63,15 @@ def main(jobfile, batch_seed, log_dir, force, device, use_mpi):
     from nbnumba.cli.main import _skip_scipy_blas
     _skip_scipy_blas()
     try:
-        status = batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi)
+        status = batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression)
     except KeyboardInterrupt:
         click.echo("nbnumba-batch: interrupted", err=True)
         status = 130
     sys.exit(status)
 
 
-def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, use_mpi=None) -> int:
+def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, use_mpi=None, hdf5_path=None,
+               hdf5_compression="gzip") -> int:
     """Run the batch and return its exit status (see the module docstring)."""
     from nbnumba import batch
 
@@ -78,6 +84,11 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
         if device == "cuda" and comm is not None:
             batch.select_gpu(rank)
         batch.read_jobs(jobfile)  # unreadable file: one error, before any work
+        if hdf5_path is not None and rank == 0:
+            from nbnumba.io.atomic import check_writable
+            from nbnumba.io.nxmx import compression_options
+            check_writable(hdf5_path)
+            compression_options(hdf5_compression)  # bitshuffle without hdf5plugin: refused now
     except (InputError, OSError) as exc:
         click.echo("nbnumba-batch: error: %s" % (exc.strerror if isinstance(exc, OSError) else exc), err=True)
         return 2
@@ -91,16 +102,38 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
     finally:
         if progress is not None:
             progress.close()
+    hdf5_failed = 0
     if comm is not None:  # every rank learns the totals: each exits with the batch's status
         ranks = comm.allgather((summary.jobs, summary.done, summary.skipped, summary.failed,
                                 summary.seconds, summary.interrupted))
         summary = batch.Summary(*(sum(r[i] for r in ranks) for i in range(4)),
                                 seconds=max(r[4] for r in ranks), interrupted=any(r[5] for r in ranks))
+    if hdf5_path is not None and rank == 0 and not summary.interrupted:
+        hdf5_failed = _write_hdf5(jobfile, hdf5_path, batch_seed, hdf5_compression, device)
+    if comm is not None:
+        hdf5_failed = comm.bcast(hdf5_failed, root=0)
+    summary.failed += hdf5_failed
     if rank == 0:
         click.echo(summary.line(jobfile) + (" (interrupted)" if summary.interrupted else ""))
     if summary.interrupted:
         click.echo("nbnumba-batch: interrupted", err=True)
     return batch.exit_status(summary.failed, summary.interrupted)
+
+
+def _write_hdf5(jobfile, path, batch_seed, compression, device) -> int:
+    """Assemble the batch's NXmx file; 1 (counted as a failure) if it could not be written."""
+    from nbnumba import batch
+    try:
+        missing = batch.assemble_hdf5(jobfile, path, batch_seed, compression, device)
+    except InputError as exc:
+        click.echo("%s: error: --hdf5 %s: %s" % (jobfile, path, exc), err=True)
+        return 1
+    if missing:
+        lines = ", ".join(str(n) for n in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        click.echo("%s: error: --hdf5 %s not written: jobs at lines %s are not done" % (jobfile, path, lines),
+                   err=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
