@@ -21,3 +21,15 @@ def test_harness_runs_without_c_and_writes_its_reports(tmp_path, monkeypatch):
     assert len(run["ours"]["all"]) == 1 and run["ours"]["min"] > 0
     assert run["ours_samples_per_s"] == 16 * 16 / run["ours"]["min"]
     assert "| BENCH-3 | 1 |" in out.with_suffix(".md").read_text()
+
+
+def test_batch_harness_runs_without_c_and_writes_its_reports(tmp_path, monkeypatch):
+    monkeypatch.delenv("NB_C_BIN", raising=False)
+    out = tmp_path / "batch"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "batch_benchmark.py"), "--jobs", "3", "--threads", "1",
+                    "--detpixels", "16", "--out", str(out)], check=True, capture_output=True, timeout=300)
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["c_program"] is None and set(report["ways"]) == {"batch", "separate"}
+    assert report["batch_images_identical_to_separate"] is True
+    assert report["ways"]["batch"]["images_per_s"] == 3 / report["ways"]["batch"]["seconds"]["min"]
+    assert "| one nbnumba-batch process |" in out.with_suffix(".md").read_text()

@@ -2,8 +2,10 @@
 """Structure-factor tables: HKL text files (read line by line) and nanoBragg's binary Fdump cache."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections import OrderedDict
 import re
 import warnings
 from dataclasses import dataclass
@@ -87,6 +89,10 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
         not an integer, or there is no reflection.
     """
     name = os.fspath(path)
+    key = _table_key(name, default_F)
+    if key is not None and key in _TABLES:
+        _TABLES.move_to_end(key)
+        return _TABLES[key]
     values = _read_plain_hkl(name)
     if values is None:
         values = _read_hkl_lines(name)
@@ -103,8 +109,42 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
         table[:ranges[0], :ranges[1], :ranges[2]] = default_F
     offsets = indices - low
     table[offsets[:, 0], offsets[:, 1], offsets[:, 2]] = amplitudes
-    return HKLTable(table, int(low[0]), int(high[0]), int(low[1]), int(high[1]),
-                    int(low[2]), int(high[2]), len(hkl))
+    result = HKLTable(table, int(low[0]), int(high[0]), int(low[1]), int(high[1]),
+                      int(low[2]), int(high[2]), len(hkl))
+    if key is not None:
+        _TABLES[key] = result
+        while len(_TABLES) > _TABLES_KEPT:
+            _TABLES.popitem(last=False)
+    return result
+
+
+#: tables parsed while ``cached_tables`` is active, keyed by ``_table_key`` (None: no caching)
+_TABLES = None
+_TABLES_KEPT = 4
+
+
+@contextlib.contextmanager
+def cached_tables(kept: int = 4):
+    """Within this block ``read_hkl`` returns the table it parsed before for the same file (same real
+    path, size and modification time) and ``default_F``, keeping the ``kept`` most recent tables: a
+    batch of jobs reading one HKL file parses it once. Callers must not modify the tables."""
+    global _TABLES, _TABLES_KEPT
+    saved = _TABLES, _TABLES_KEPT
+    _TABLES, _TABLES_KEPT = OrderedDict(), kept
+    try:
+        yield
+    finally:
+        _TABLES, _TABLES_KEPT = saved
+
+
+def _table_key(name: str, default_F: float):
+    if _TABLES is None:
+        return None
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return None  # the reader reports it
+    return os.path.realpath(name), stat.st_size, stat.st_mtime_ns, float(default_F)
 
 
 def _read_plain_hkl(name: str):
