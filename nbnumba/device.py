@@ -57,7 +57,7 @@ def resolve_device(name):
 
 def select_gpu(index):
     """Make GPU number ``index`` (modulo the GPUs present) the current one, e.g. an MPI rank's
-    ``rank % gpus_per_node``; returns the index used."""
+    node-local rank modulo the GPUs on the node; returns the index used."""
     from numba import cuda
     count = len(cuda.gpus)
     if count == 0:

@@ -84,7 +84,10 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
         if comm is not None:
             from nbnumba.device import resolve_device, select_gpu
             if resolve_device(device or os.environ.get("NBNUMBA_DEVICE") or "auto") == "cuda":
-                select_gpu(rank)  # GPU rank % gpus_per_node
+                # GPU (rank on this node) % (GPUs on this node): ranks sharing a node spread over its GPUs
+                # however the launcher places ranks on nodes
+                from mpi4py import MPI
+                select_gpu(comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank())
         batch.read_jobs(jobfile)  # unreadable file: one error, before any work
         if hdf5_path is not None and rank == 0:
             from nbnumba.io.atomic import check_writable
