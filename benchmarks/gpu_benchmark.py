@@ -17,6 +17,10 @@ Writes ``<out>.md`` and ``<out>.json`` with the card, driver, versions and git c
 
     python benchmarks/gpu_benchmark.py --cuda-bin /tmp/nanoBraggCUDA --reps 3
     python benchmarks/gpu_benchmark.py --reps 1 --detpixels 32 --device cpu   # harness check, no GPU
+
+``--sweep`` also times nbnumba's kernel on BENCH-1/2 for each launch configuration in ``SWEEP``
+(threads per block x register cap, set through $NBNUMBA_CUDA_THREADS_PER_BLOCK and
+$NBNUMBA_CUDA_MAX_REGISTERS), to choose the defaults in ``nbnumba/kernels/cuda.py``.
 """
 import argparse
 import json
@@ -36,6 +40,8 @@ from cpu_benchmark import INPUTS, OURS, ROOT, WORKLOADS, git_commit  # noqa: E40
 
 #: nanoBraggCUDA's targets on an H200 (shared/docs/benchmarks.md), kernel ms, "double" (float pairs)
 NANOBRAGGCUDA_H200_MS = {"BENCH-1": 3.19, "BENCH-2": 9.95, "BENCH-3": 0.42}
+#: launch configurations of --sweep: (threads per block, register cap; 0 = the compiler's choice)
+SWEEP = [(threads, registers) for threads in (64, 128, 256) for registers in (0, 64, 96, 128)]
 #: issue 5's whole-program target for BENCH-2, warm (s)
 BENCH2_WALL_TARGET = 1.5
 
@@ -141,6 +147,30 @@ def run_workload(name, args, cuda_bin, reps, device, workdir, env):
     return result
 
 
+def sweep(workloads, reps, workdirs, env, device="cuda"):
+    """nbnumba's kernel time (min, ms) per launch configuration and workload."""
+    rows = []
+    for threads, registers in SWEEP:
+        row = dict(threads_per_block=threads, max_registers=registers)
+        sweep_env = dict(env, NBNUMBA_CUDA_THREADS_PER_BLOCK=str(threads), NBNUMBA_CUDA_MAX_REGISTERS=str(registers))
+        for name, args in workloads:
+            probe = child_json(KERNEL_PROBE, device, reps, *args.split(), cwd=workdirs[name], env=sweep_env)
+            row[name] = min(probe["kernel"]) * 1000.0
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def sweep_md(rows, names):
+    lines = ["", "## Launch configurations (`--sweep`): nbnumba kernel ms, min", "",
+             "| threads per block | register cap | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for row in rows:
+        lines.append("| %d | %s | %s |" % (row["threads_per_block"], row["max_registers"] or "compiler's",
+                                          " | ".join(fmt(row[name]) for name in names)))
+    return "\n".join(lines) + "\n"
+
+
 def fmt(value, scale=1.0, digits=3):
     if value is None:
         return "n/a"
@@ -197,6 +227,7 @@ def main(argv=None):
     parser.add_argument("--detpixels", type=int, help="override the detector size (harness checks)")
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                         help="nbnumba's device (cpu: a harness check without a GPU)")
+    parser.add_argument("--sweep", action="store_true", help="also time launch configurations on BENCH-1/2")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "reports" / "gpu_benchmark"))
     args = parser.parse_args(argv)
     env = dict(os.environ)
@@ -205,19 +236,25 @@ def main(argv=None):
                 logical_cpus=os.cpu_count(), cuda_bin=args.cuda_bin, reps=args.reps, device=args.device)
     if args.device == "cuda":
         meta.update(child_json(GPU_PROBE, env=env))
-    results = []
+    results, workloads, workdirs, sweep_rows = [], [], {}, None
     with tempfile.TemporaryDirectory(prefix="nbnumba-gpu-bench-") as tmp:
         for name in args.workloads.split(","):
-            workdir = Path(tmp) / name
+            workdir = workdirs[name] = Path(tmp) / name
             workdir.mkdir()
             for input_name in ("tet.mat", "bench.hkl", "cubic.hkl"):
                 shutil.copy(INPUTS / input_name, workdir)
             workload = WORKLOADS[name] + (" -detpixels %d" % args.detpixels if args.detpixels else "")
+            workloads.append((name, workload))
             results.append(run_workload(name, workload, args.cuda_bin, args.reps, args.device, workdir, env))
             print(json.dumps(results[-1]), flush=True)
+        swept = [(name, w) for name, w in workloads if name in ("BENCH-1", "BENCH-2")]
+        if args.sweep and args.device == "cuda" and swept:
+            sweep_rows = sweep(swept, args.reps, workdirs, env)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out + ".json").write_text(json.dumps(dict(meta=meta, results=results), indent=1) + "\n")
-    Path(args.out + ".md").write_text(report_md(results, meta))
+    Path(args.out + ".json").write_text(json.dumps(dict(meta=meta, results=results, sweep=sweep_rows), indent=1)
+                                        + "\n")
+    Path(args.out + ".md").write_text(report_md(results, meta)
+                                      + (sweep_md(sweep_rows, [n for n, _ in swept]) if sweep_rows else ""))
     print("wrote %s.md and %s.json" % (args.out, args.out))
     return 0
 

@@ -7,18 +7,21 @@
 #   3. BENCH-1/2/3 side by side with nanoBraggCUDA (benchmarks/gpu_benchmark.py), when --cuda-bin names a
 #      nanoBraggCUDA build (bl831/nanoBragg's cuda/ folder, built by the caller outside this repository).
 #
-# usage: benchmarks/gpu_check.sh [--cuda-bin PATH] [--reps N] [--logs DIR]
+# usage: benchmarks/gpu_check.sh [--cuda-bin PATH] [--reps N] [--sweep] [--logs DIR]
+# (--sweep: also time the kernel's launch configurations, see benchmarks/gpu_benchmark.py)
 # Logs and the benchmark report (gpu_benchmark.md/.json) go to DIR (default: $OUT, else /tmp/nbnumba-gpu-check).
 # Exit status: the number of failed steps.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 CUDA_BIN="${NB_CUDA_BIN:-}"
 REPS=3
+SWEEP=()
 LOGS="${OUT:-/tmp/nbnumba-gpu-check}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --cuda-bin) CUDA_BIN="$2"; shift 2 ;;
         --reps) REPS="$2"; shift 2 ;;
+        --sweep) SWEEP=(--sweep); shift ;;
         --logs) LOGS="$2"; shift 2 ;;
         *) echo "gpu_check.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -52,9 +55,10 @@ step cuda_kernel_tests "$PY" -m pytest -q -p no:cacheprovider tests/cuda
 step parity_suite_on_gpu env NBNUMBA_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider \
     tests/test_parity_c.py tests/test_stdout_c.py
 if [ -n "$CUDA_BIN" ]; then
-    step benchmark "$PY" benchmarks/gpu_benchmark.py --cuda-bin "$CUDA_BIN" --reps "$REPS" --out "$LOGS/gpu_benchmark"
+    step benchmark "$PY" benchmarks/gpu_benchmark.py --cuda-bin "$CUDA_BIN" --reps "$REPS" "${SWEEP[@]}" \
+        --out "$LOGS/gpu_benchmark"
 else
-    step benchmark "$PY" benchmarks/gpu_benchmark.py --reps "$REPS" --out "$LOGS/gpu_benchmark"
+    step benchmark "$PY" benchmarks/gpu_benchmark.py --reps "$REPS" "${SWEEP[@]}" --out "$LOGS/gpu_benchmark"
 fi
 echo "failed steps: $failed"
 exit "$failed"

@@ -67,3 +67,24 @@ def test_gpu_harness_runs_with_a_stand_in_and_writes_its_reports(tmp_path):
     assert "| BENCH-3 | 2.500 / 2.500 | %.3f / " % (result["nbnumba_kernel_s"]["min"] * 1000.0) in \
         out.with_suffix(".md").read_text()
     assert "| %.2f |" % ratio in out.with_suffix(".md").read_text()
+
+
+def test_gpu_harness_sweep_bookkeeping(monkeypatch, tmp_path):
+    """--sweep: one kernel probe per launch configuration and workload, each with its environment
+    knobs, and one table row per configuration (the probes are stood in for: they need a GPU)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_benchmark
+    seen = []
+
+    def probe(code, device, reps, *args, cwd=None, env=None):
+        seen.append((env["NBNUMBA_CUDA_THREADS_PER_BLOCK"], env["NBNUMBA_CUDA_MAX_REGISTERS"], cwd.name))
+        return dict(kernel=[0.004, 0.003] if cwd.name == "BENCH-1" else [0.010])
+
+    monkeypatch.setattr(gpu_benchmark, "child_json", probe)
+    workdirs = {"BENCH-1": tmp_path / "BENCH-1", "BENCH-2": tmp_path / "BENCH-2"}
+    rows = gpu_benchmark.sweep([("BENCH-1", "-N 1"), ("BENCH-2", "-N 2")], 2, workdirs, {})
+    assert len(rows) == len(gpu_benchmark.SWEEP) and len(seen) == 2 * len(gpu_benchmark.SWEEP)
+    assert ("64", "96", "BENCH-2") in seen
+    assert rows[0] == {"threads_per_block": 64, "max_registers": 0, "BENCH-1": 3.0, "BENCH-2": 10.0}
+    table = gpu_benchmark.sweep_md(rows, ["BENCH-1", "BENCH-2"])
+    assert "| 64 | compiler's | 3.000 | 10.000 |" in table and "| 256 | 128 | 3.000 | 10.000 |" in table

@@ -14,10 +14,11 @@ Differences from the CPU kernel, none of which changes what is computed:
   nanoBraggCUDA: pixels may differ from the CPU's in the last bits of double precision (tests
   compare to 1e-9 of the maximum; the image is stored as float32)."""
 import math
-from collections import namedtuple
-from functools import lru_cache
+import os
 import types
 import weakref
+from collections import namedtuple
+from functools import lru_cache
 
 import numpy as np
 from numba import cuda
@@ -27,8 +28,12 @@ from .._jit import CUDA_JIT_OPTIONS, install_locator
 from .pixel import flags_tag, make_pixel_function, pixel_task
 from .types import KernelFlags
 
-#: threads per block of the pixel kernel (1D over the pixels of a block of rows)
-THREADS_PER_BLOCK = 128
+#: threads per block of the pixel kernel (1D over the pixels of a block of rows);
+#: $NBNUMBA_CUDA_THREADS_PER_BLOCK overrides it (a tuning knob: the image does not depend on it)
+THREADS_PER_BLOCK = int(os.environ.get("NBNUMBA_CUDA_THREADS_PER_BLOCK") or 128)
+#: register cap per thread for the pixel kernel (None: the compiler's choice, 144 on sm_90 with numba-cuda
+#: 0.30); $NBNUMBA_CUDA_MAX_REGISTERS sets it (a tuning knob: more threads per SM, perhaps spills)
+MAX_REGISTERS = int(os.environ.get("NBNUMBA_CUDA_MAX_REGISTERS") or 0) or None
 
 CudaKernel = namedtuple("CudaKernel", ["render", "omega_row_sums"])
 
@@ -105,7 +110,11 @@ def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
     namespace = dict(globals(), _PIXEL=pixel, _TASK=task)
     render = types.FunctionType(render.__code__, namespace, render.__name__, render.__defaults__, render.__closure__)
     render.__name__ = render.__qualname__ = "cuda_render_" + flags_tag(flags)
-    return CudaKernel(render=cuda.jit(**cuda_jit_options())(render), omega_row_sums=_omega_row_sums())
+    options = dict(cuda_jit_options())
+    if MAX_REGISTERS and not config.ENABLE_CUDASIM:
+        # a tuning run: not cached (numba-cuda's cache index does not key on the register cap)
+        options.update(max_registers=MAX_REGISTERS, cache=False)
+    return CudaKernel(render=cuda.jit(**options)(render), omega_row_sums=_omega_row_sums())
 
 
 @lru_cache(maxsize=None)
