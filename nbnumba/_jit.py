@@ -36,8 +36,8 @@ SLP_VECTORIZE = os.environ.get("NBNUMBA_SLP_VECTORIZE", "1") not in ("", "0")
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: modules (relative to the package) whose compiled functions call each other; all of them key the cache
-SOURCE_MODULES = ("_jit.py", "rng.py", "noise.py", "kernels/physics.py", "kernels/pixel.py", "kernels/cpu.py",
-                  "kernels/cuda.py", "kernels/types.py")
+SOURCE_MODULES = ("_jit.py", "rng.py", "noise.py", "statistics.py", "kernels/physics.py", "kernels/pixel.py",
+                  "kernels/cpu.py", "kernels/cuda.py", "kernels/types.py")
 
 
 def _source_key():

@@ -452,7 +452,7 @@ def _trace(result, fpixel, spixel, sc, interpolating):
     return trace
 
 
-#: rows per block when the statistics and the SMV pixels are computed (bounds their float64 temporaries)
+#: rows per block when the SMV pixels are computed (bounds their float64 temporaries)
 ROW_BLOCK = 64
 
 
@@ -462,28 +462,11 @@ def _row_blocks(rows):
 
 
 def image_statistics(floatimage, s: Setup):
-    """C's statistics over rendered pixels (L3091-3134): max_I and where, mean, rms, rmsd.
-    Computed in blocks of rows: no full-image float64 copy."""
-    rendered = s.rendered()
-    roi = s.roi_mask()
-    count = 0
-    total = 0.0
-    total_sqr = 0.0
-    max_I = 0.0
-    max_idx = -1
-    for rows in _row_blocks(floatimage.shape[0]):
-        inside = rendered[rows]
-        values = floatimage[rows][inside].astype(np.float64)
-        if values.size == 0:
-            continue
-        count += values.size
-        total += float(values.sum())
-        total_sqr += float(np.dot(values, values))
-        block_max = float(values.max())
-        if block_max > max_I:  # strictly: the first pixel holding the maximum wins, as in C
-            flat = np.where(inside, floatimage[rows], -np.inf).ravel()
-            max_I = block_max
-            max_idx = rows.start * floatimage.shape[1] + int(np.argmax(flat))
+    """C's statistics over rendered pixels (L3091-3134): max_I and where, mean, rms, rmsd, summed in
+    the single-threaded C program's order and precision (``nbnumba.statistics``)."""
+    from .statistics import image_sums
+    count, total, total_sqr, max_I, max_idx, n_roi, deviation_sqr = image_sums(
+        floatimage, s.rendered(), s.roi_mask())
     stats = {}
     max_pos = (0.0, 0.0)
     if max_idx >= 0:
@@ -493,12 +476,6 @@ def image_statistics(floatimage, s: Setup):
         max_pos = (sub * (fpixel * s.oversample + last) + sub / 2.0, sub * (spixel * s.oversample + last) + sub / 2.0)
     avg = total / max(count, 1)
     rms = math.sqrt(total_sqr / (max(count, 2) - 1))
-    n_roi = 0
-    deviation_sqr = 0.0
-    for rows in _row_blocks(floatimage.shape[0]):
-        deviation = floatimage[rows][roi[rows]].astype(np.float64) - avg
-        n_roi += deviation.size
-        deviation_sqr += float(np.dot(deviation, deviation))
     rmsd = math.sqrt(deviation_sqr / (max(n_roi, 2) - 1))
     stats.update(max_I=max_I, max_I_x=max_pos[0], max_I_y=max_pos[1], mean=avg, rms=rms, rmsd=rmsd)
     return stats
