@@ -47,7 +47,7 @@ class _Progress:
 @click.option("--force", is_flag=True, help="Rerun every job, even those the state file records as done.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Renderer for every job (default: the job line's own choice). Under MPI with cuda, "
-                   "rank r uses GPU r % (GPUs on its node).")
+                   "a rank uses GPU (its rank on its node) % (GPUs on the node).")
 @click.option("--mpi/--no-mpi", "use_mpi", default=None,
               help="Split the jobs across MPI ranks (default: only when started by mpiexec/mpirun).")
 @click.option("--hdf5", "hdf5_path", type=click.Path(dir_okay=False), default=None,
