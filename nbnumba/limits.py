@@ -18,7 +18,7 @@ FALLBACK_LIMIT_BYTES = 4 * 1024**3
 #: (interpolation-event int64 8, carry-over flag uint8 1, rendered/ROI booleans 2, order of the
 #: rendered pixels int64 8), the -mask pixels (uint16 2), the SMV output (uint16 2), the noise image
 #: (uint16 2), its unclamped --hdf5-noise counts (int32 4) and the PGM (uint8 1), plus the float64
-#: temporaries of the statistics and of the SMV and PGM conversions (at most two alive at once, 16)
+#: temporaries of the SMV and PGM conversions (at most two alive at once, 16; an upper bound)
 BYTES_PER_PIXEL = 4 + (8 + 1 + 2 + 8) + 2 + 2 + 2 + 4 + 1 + 16
 #: bytes per source: the (n, 4) float64 array, plus the Python row and point tuples it is built from
 BYTES_PER_SOURCE = 4 * 8 + 200

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections import OrderedDict
 import re
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
