@@ -166,17 +166,33 @@ def file_digest(path) -> tuple:
     return size, sha.hexdigest()
 
 
-def verified(record: dict, key: str, outputs: list) -> bool:
+def verified(record: dict, key: str, outputs: list, shared=frozenset()) -> bool:
     """True if ``record`` is for this line text and batch seed, lists exactly ``outputs`` (absolute
-    paths) and every one of them still has the recorded size and SHA-256."""
+    paths) and every one of them still has the recorded size and SHA-256, except the ``shared``
+    paths (written by several lines: the last line to run wins, so they cannot be checked)."""
     try:
         files = record["outputs"]
         if record["key"] != key or sorted(entry["path"] for entry in files) != sorted(outputs):
             return False
-        return all(os.path.getsize(entry["path"]) == entry["size"]
-                   and file_digest(entry["path"]) == (entry["size"], entry["sha256"]) for entry in files)
+        return all(entry["path"] in shared or (os.path.getsize(entry["path"]) == entry["size"]
+                   and file_digest(entry["path"]) == (entry["size"], entry["sha256"])) for entry in files)
     except (OSError, KeyError, TypeError, AttributeError):
         return False
+
+
+def shared_outputs(jobs, batch_seed: int, device: Optional[str] = None) -> dict:
+    """Output files that more than one job line writes (e.g. a shell loop's lines that all keep the
+    default ``intimage.img``): {absolute path: [line numbers]}. Lines that do not parse are left out."""
+    from .frontend import output_paths
+    writers = {}
+    for job in jobs:
+        try:
+            params, _ = job_params(job, batch_seed, device)
+        except InputError:
+            continue
+        for path in {os.path.abspath(p) for p in output_paths(params)}:
+            writers.setdefault(path, []).append(job.line)
+    return {path: lines for path, lines in writers.items() if len(lines) > 1}
 
 
 def append_record(path, record: dict) -> None:
@@ -304,9 +320,17 @@ def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, d
     if report is None:
         def report(message):
             sys.stderr.write(message + "\n")
-    jobs = read_jobs(jobfile)[rank::size]
+    all_jobs = read_jobs(jobfile)
+    jobs = all_jobs[rank::size]
     state_file = state_path(jobfile, rank if use_rank_state else None)
     records = {} if force else read_records(jobfile)
+    shared = shared_outputs(all_jobs, batch_seed, device)
+    if shared and rank == 0:
+        path, lines = sorted(shared.items(), key=lambda item: item[1])[0]
+        report("%s: warning: %d output file(s) are written by several lines (e.g. %s by lines %s): the last "
+               "line to run wins, and a rerun cannot verify them" % (
+                   jobfile, len(shared), os.path.relpath(path), ", ".join(str(n) for n in lines[:5])
+                   + (", ..." if len(lines) > 5 else "")))
     summary = Summary(jobs=len(jobs))
     if log_dir is not None:
         os.makedirs(log_dir, exist_ok=True)
@@ -320,7 +344,7 @@ def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, d
                 outputs = [os.path.abspath(p) for p in output_paths(params)]
                 key = job_key(job, batch_seed)
                 remove_stale_temps(outputs + ([params.dumpfilename] if params.hklfilename else []))
-                if any(verified(r, key, outputs) for r in records.get(job.line, ())):
+                if any(verified(r, key, outputs, shared) for r in records.get(job.line, ())):
                     summary.skipped += 1
                     log_lines = None  # keep the log of the run that made the files
                 else:
@@ -373,6 +397,12 @@ def assemble_hdf5(jobfile, path, batch_seed: int = 1, compression: str = "gzip",
                 ready.append(params)
             else:
                 missing.append(job.line)
+        shared = shared_outputs(read_jobs(jobfile), batch_seed, device)
+        for params in ready:
+            lines = shared.get(os.path.abspath(params.floatfilename))
+            if lines:
+                raise InputError("lines %s all write -floatfile %s: each line needs its own -floatfile"
+                                 % (", ".join(str(n) for n in lines[:5]), params.floatfilename))
         if missing or not ready:
             return missing
         remove_stale_temps([path])

@@ -181,6 +181,37 @@ def test_log_dir_and_summary(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "logs" / "job-2.log").read_text() == log  # a skipped job keeps its log
 
 
+def test_lines_sharing_an_output_are_warned_about_and_still_resume(tmp_path, monkeypatch, capsys):
+    """A converted shell loop whose lines all keep the default -intfile: one warning naming the file and
+    lines; the last line's image is in it; and a rerun verifies the other outputs and skips every
+    job (were the shared file checked, each rerun would redo all but the last line's job)."""
+    stage(tmp_path, "".join(f"-default_F 100 {SMALL} -phi {k} -floatfile f{k}.bin -nonoise -nopgm\n"
+                            for k in range(3)))
+    assert run_batch_here(tmp_path, monkeypatch) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jobs.txt: warning: 1 output file(s) are written by several lines (e.g. intimage.img by lines "
+                   "1, 2, 3): the last line to run wins, and a rerun cannot verify them"]
+    last = (tmp_path / "intimage.img").read_bytes()
+    assert run_batch_here(tmp_path, monkeypatch) == 0
+    assert "0 done, 3 skipped (verified)" in capsys.readouterr().out
+    (tmp_path / "f1.bin").write_bytes(b"damaged")
+    assert run_batch_here(tmp_path, monkeypatch) == 0
+    assert "1 done, 2 skipped (verified)" in capsys.readouterr().out  # unshared outputs are still checked
+    # the redone job 2 wrote the shared file last
+    assert (tmp_path / "intimage.img").read_bytes() != last
+    monkeypatch.chdir(tmp_path)
+    assert main_argv(f"-default_F 100 {SMALL} -phi 1 -floatfile g.bin -intfile g.img -nonoise -nopgm".split()) == 0
+    assert (tmp_path / "intimage.img").read_bytes() == (tmp_path / "g.img").read_bytes()
+
+
+def test_one_nxmx_file_needs_a_floatfile_per_line(tmp_path, monkeypatch, capsys):
+    stage(tmp_path, "".join(f"-default_F 100 {SMALL} -phi {k} -intfile i{k}.img -nonoise -nopgm\n" for k in range(2)))
+    assert run_batch_here(tmp_path, monkeypatch, hdf5_path="all.h5") == 1
+    err = capsys.readouterr().err
+    assert "--hdf5 all.h5: lines 1, 2 all write -floatfile floatimage.bin: each line needs its own -floatfile" in err
+    assert not (tmp_path / "all.h5").exists()
+
+
 def test_hkl_table_is_parsed_once_per_file_version(tmp_path):
     from nbnumba.io.hkl import cached_tables, read_hkl
     hkl = tmp_path / "f.hkl"
