@@ -142,6 +142,10 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
             raise InputError("-mask %s: image is %d x %d pixels but the detector is %d x %d"
                              % (p.maskfilename, frame.width, frame.height, det.fpixels, det.spixels))
         mask = frame.data
+        # C L4213; its next line, "mmap(FILE) = <heap address>", is left out
+        log("reading %s" % p.maskfilename)
+    if p.imginfilename is not None:
+        log("reading %s" % p.imginfilename)  # the header was applied while parsing (C reads it here)
     log("nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17")
     if p.hklfilename is None and not os.path.exists(p.dumpfilename) and p.default_F == 0.0:
         raise InputError("no structure factors: give -hkl FILE or -default_F F (no %s to re-read either)"
