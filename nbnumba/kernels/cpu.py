@@ -76,7 +76,6 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
 class CpuRenderer:
     """One image's buffers in host memory and the CPU kernel over them; the interface
     ``simulation._render`` drives (``kernels.cuda.CudaRenderer`` is its GPU twin)."""
-    device = "cpu"
 
     def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
         self._render = make_cpu_kernel(flags).render

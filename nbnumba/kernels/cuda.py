@@ -162,7 +162,6 @@ class CudaRenderer:
     ``simulation._render`` drives, as ``kernels.cpu.CpuRenderer``. Inputs go to the GPU once (the
     HKL table and rotation tables once per batch while the host arrays live), results come back
     once in ``result()``; the buffers are freed with the renderer."""
-    device = "cuda"
 
     def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
         self._kernel = make_cuda_kernel(flags)
