@@ -78,3 +78,9 @@ def describe(device):
         return "nbnumba: rendering on GPU %d, %s (CUDA)" % (gpu.id, name)
     import numba
     return "nbnumba: rendering on the CPU, %d threads" % numba.get_num_threads()
+
+
+def is_cuda_error(exc):
+    """True for numba-cuda's and NVIDIA's driver errors (``CudaAPIError``, ``CudaSupportError``, ...),
+    which the command reports in one line instead of a traceback."""
+    return type(exc).__module__.startswith(("numba.cuda", "numba_cuda", "cuda."))

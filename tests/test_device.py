@@ -66,3 +66,28 @@ def test_auto_on_a_machine_without_a_gpu_never_imports_cuda(tmp_path):
 def test_simulator_is_used_only_when_asked_for_by_name(monkeypatch):
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
     assert device.resolve_device("auto") == "cpu"
+
+
+def test_a_cuda_failure_during_the_run_is_one_line_without_traceback(tmp_path, monkeypatch, capsys):
+    """A driver or launch error (numba-cuda's exception classes) is reported in one line, exit 1; other
+    exceptions are not swallowed."""
+    import nbnumba.frontend
+    CudaAPIError = type("CudaAPIError", (Exception,), {"__module__": "numba.cuda.cudadrv.driver"})
+    assert device.is_cuda_error(CudaAPIError()) and not device.is_cuda_error(ValueError())
+
+    def failing_run(params):
+        raise CudaAPIError("[700] Call to cuCtxSynchronize results in CUDA_ERROR_ILLEGAL_ADDRESS\nmore")
+
+    monkeypatch.setattr(nbnumba.frontend, "run", failing_run)
+    monkeypatch.chdir(tmp_path)
+    assert main_argv(SMALL) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["nbnumba: error: CUDA: CudaAPIError: [700] Call to cuCtxSynchronize results in "
+                   "CUDA_ERROR_ILLEGAL_ADDRESS"]
+
+    def broken_run(params):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(nbnumba.frontend, "run", broken_run)
+    with pytest.raises(ValueError):
+        main_argv(SMALL)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The ``nbnumba`` command: hands argv untouched to the nanoBragg flag parser, then runs the simulation.
-Exit status: 0 success, 2 bad input, 130 interrupted, otherwise what the simulation returns."""
+Exit status: 0 success, 2 bad input, 1 a CUDA error on the GPU, 130 interrupted, otherwise what the
+simulation returns."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,8 @@ from nbnumba.errors import InputError
 
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: the GPU failed (a CUDA driver or launch error; see --device)
+EXIT_CUDA_ERROR = 1
 
 _HELP_FLAGS = ("-h", "--help")
 _NAME_COLUMN = 32
@@ -109,6 +112,13 @@ def main_argv(argv: list[str]) -> int:
     except KeyboardInterrupt:
         click.echo("nbnumba: interrupted", err=True)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # the GPU failing under us (driver, launch): one line, no traceback
+        from nbnumba.device import is_cuda_error
+        if not is_cuda_error(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        click.echo(f"nbnumba: error: CUDA: {type(exc).__name__}: {first}", err=True)
+        return EXIT_CUDA_ERROR
     return int(status or 0)
 
 

@@ -25,6 +25,7 @@ from numba import cuda
 from numba.core import config
 
 from .._jit import CUDA_JIT_OPTIONS, install_locator
+from ..errors import InputError
 from .pixel import flags_tag, make_pixel_function, pixel_task
 from .types import KernelFlags
 
@@ -133,6 +134,19 @@ def _blocks(threads):
     return max(1, math.ceil(threads / THREADS_PER_BLOCK))
 
 
+def check_gpu_memory(needed_bytes):
+    """InputError unless the current GPU has ``needed_bytes`` free (checked before allocating, so
+    a detector too large for the card is a one-line error, not a CUDA out-of-memory traceback)."""
+    try:
+        free, total = cuda.current_context().get_memory_info()
+    except NotImplementedError:  # e.g. an external memory pool: let the allocation decide
+        return
+    if needed_bytes > free:
+        raise InputError("--device cuda: the run needs about %.0f MB of GPU memory, but only %.0f MB of %.0f MB "
+                         "are free (use --device cpu, or a smaller -detpixels/-roi)"
+                         % (needed_bytes / 1e6, free / 1e6, total / 1e6))
+
+
 class _DeviceInputs:
     """Device copies of read-only host arrays, reused while the host array lives: a batch of runs
     sharing an HKL table (or rotation tables) copies it to the GPU once."""
@@ -164,6 +178,9 @@ class CudaRenderer:
     once in ``result()``; the buffers are freed with the renderer."""
 
     def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
+        pixels = shape[0] * shape[1]
+        check_gpu_memory(pixels * (4 + 8 + 4 * flags.interpolate + flags.phi_carryover) + mask.nbytes
+                         + cells_first.nbytes + cells_carry.nbytes + fhkl.nbytes + sources.nbytes)
         self._kernel = make_cuda_kernel(flags)
         self._shape = shape
         self._inputs = (DEVICE_INPUTS.get(mask), cuda.to_device(vectors), xtal, cuda.to_device(sources),

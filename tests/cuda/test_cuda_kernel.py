@@ -88,3 +88,22 @@ def test_command_line_on_cuda_writes_the_cpu_files(tmp_path, monkeypatch):
     assert np.abs(np.fromfile("cuda.bin", np.float32).astype(np.float64) - cpu).max() <= TOLERANCE * cpu.max()
     for suffix in (".img", "_noise.img", ".pgm"):
         assert (tmp_path / ("cuda" + suffix)).read_bytes() == (tmp_path / ("cpu" + suffix)).read_bytes()
+
+
+def test_a_detector_too_large_for_the_gpu_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    """Checked before any device allocation: 2 MB free cannot hold a 1024x1024 image with its solid-angle
+    buffer (1048576 pixels x (4 + 8) bytes = 12.6 MB, plus tables of a few kB)."""
+    from numba import cuda
+
+    class SmallCard:
+        def get_memory_info(self):
+            return 2e6, 8e9
+
+    monkeypatch.setattr(cuda, "current_context", lambda: SmallCard())
+    monkeypatch.chdir(tmp_path)
+    argv = F100.split() + ["-detpixels", "1024", "--device", "cuda", "-floatfile", "f.bin"]
+    assert main_argv(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("nbnumba: error: --device cuda: the run needs about 13 MB")
+    assert "only 2 MB of 8000 MB are free" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
