@@ -9,6 +9,10 @@ peak RSS, warm and cold start of BENCH-3, the memory probe of BENCH-2, machine a
 
     python benchmarks/cpu_benchmark.py --reps 5                      # with $NB_C_BIN
     python benchmarks/cpu_benchmark.py --reps 1 --detpixels 32 --workloads BENCH-3 --no-cold --no-memory
+
+``--baseline-tree DIR`` also runs the nbnumba of another checkout (e.g. ``git worktree add /tmp/base
+HEAD~1``), interleaved with this one, and reports the ratio baseline / this tree (a refactor's "no
+slower than noise" check).
 """
 import argparse
 import json
@@ -45,19 +49,21 @@ def status(key):
         for line in f:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
-from nbnumba.cli.parse import params_from_argv
-from nbnumba import frontend, simulation
+from nbnumba import params_from_argv
+from nbnumba import run
 from nbnumba.kernels.cpu import make_cpu_kernel
+from nbnumba.render.plan import make_plan
+from nbnumba.setup import prepare
 import numpy as np
 params = params_from_argv(sys.argv[1:])[0]
-setup = simulation.prepare(params)
-kernel = make_cpu_kernel(simulation.kernel_flags(setup)).render
-sc, vectors, xa, fhkl = simulation.kernel_arguments(setup)
+plan = make_plan(prepare(params))
+kernel = make_cpu_kernel(plan.flags)
 empty = np.zeros((0, 1), np.float32)
-kernel(0, 0, empty, np.zeros(0), np.zeros((0, 0), np.int32), np.zeros((0, 0), np.uint8),
-       np.zeros((0, 0), np.uint16), sc, vectors, xa, setup.sources, setup.cells_first, setup.cells_carry, fhkl)
-table_bytes = fhkl.nbytes
-del setup, sc, vectors, xa, fhkl
+kernel(0, 0, empty, np.zeros(0), np.zeros((0, 0), np.int32), np.zeros((0, 0), np.uint8), plan.mask, plan.passes,
+       plan.scalars, plan.vectors, plan.crystal, plan.setup.sources, plan.setup.cells_first, plan.setup.cells_carry,
+       plan.fhkl)
+table_bytes = plan.fhkl.nbytes
+del plan
 gc.collect()
 try:
     with open("/proc/self/clear_refs", "w") as f:
@@ -66,7 +72,7 @@ try:
 except OSError:
     reset = False
 base = status("VmRSS")
-frontend.run(params, log=lambda line: None)
+run.run(params, log=lambda line: None)
 print(base, status("VmHWM"), table_bytes, int(reset))
 """
 
@@ -81,8 +87,8 @@ def child_python(code, *args, cwd=None, env=None):
 
 SETUP_PROBE = r"""
 import sys
-from nbnumba.cli.parse import params_from_argv
-from nbnumba.simulation import prepare
+from nbnumba import params_from_argv
+from nbnumba.setup import prepare
 setup = prepare(params_from_argv(sys.argv[1:])[0])
 print(int(setup.rendered().sum()) * setup.n_steps * setup.steps.detector_thicksteps,
       setup.detector.fpixels * setup.detector.spixels * 4)
@@ -114,11 +120,11 @@ def machine():
                 python=platform.python_version(), numpy=numpy_version, numba=numba_version)
 
 
-def git_commit():
+def git_commit(root=ROOT):
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -159,7 +165,9 @@ def run(args):
         print("no executable C program at %s: nbnumba only" % c_bin, file=sys.stderr)
         c_bin = None
     report = dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                  c_program=c_bin, repetitions=args.reps, load_average_start=os.getloadavg(), workloads={})
+                  c_program=c_bin, baseline_tree=args.baseline_tree,
+                  baseline_commit=git_commit(Path(args.baseline_tree)) if args.baseline_tree else None,
+                  repetitions=args.reps, load_average_start=os.getloadavg(), workloads={})
     threads = [int(t) for t in args.threads.split(",")]
     for name in args.workloads.split(","):
         argv = WORKLOADS[name].split()
@@ -173,8 +181,14 @@ def run(args):
         for t in threads:
             env = dict(env_base, OMP_NUM_THREADS=str(t), NUMBA_NUM_THREADS=str(t))
             timed(OURS + ours_argv, work, env)  # compile or load once, outside the timings
-            rows = dict(ours=[], ours_rss=[], c=[], c_rss=[])
+            base_env = None
+            if args.baseline_tree:
+                base_env = dict(env, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
+                timed(OURS + ours_argv, work, base_env)
+            rows = dict(ours=[], ours_rss=[], c=[], c_rss=[], base=[])
             for rep in range(args.reps):
+                if base_env is not None:
+                    rows["base"].append(timed(OURS + ours_argv, work, base_env)[0])
                 if c_bin:
                     wall, rss = timed([c_bin] + c_argv, work, env)
                     rows["c"].append(wall)
@@ -196,6 +210,10 @@ def run(args):
                 result["c_samples_per_s"] = entry["samples"] / result["c"]["min"]
                 result["speedup_min"] = result["c"]["min"] / result["ours"]["min"]
                 result["speedup_median"] = result["c"]["median"] / result["ours"]["median"]
+            if rows["base"]:
+                result["baseline"] = summary(rows["base"])
+                result["vs_baseline_min"] = result["baseline"]["min"] / result["ours"]["min"]
+                result["vs_baseline_median"] = result["baseline"]["median"] / result["ours"]["median"]
             entry["threads"][str(t)] = result
         if c_bin:
             # the images: C's, and ours in c-parity mode (C's phi carryover) and in the default mode
@@ -248,6 +266,18 @@ def markdown(report):
                 "%.2fx, %.2fx" % (r["speedup_min"], r["speedup_median"]) if c else "-",
                 r["ours_samples_per_s"], "%.3g" % r["c_samples_per_s"] if c else "-",
                 r["ours_peak_rss"] / 1e6, "%.0f" % (r["c_peak_rss"] / 1e6) if c else "-"))
+    if report.get("baseline_tree"):
+        lines += ["", "Against the baseline checkout `%s` (commit `%s`), interleaved in the same run:" % (
+            report["baseline_tree"], report["baseline_commit"]), "",
+            "| workload | threads | baseline min / median (s) | this tree min / median (s) "
+            "| baseline / this (min, median) |",
+            "|---|---|---|---|---|"]
+        for name, entry in report["workloads"].items():
+            for t, r in entry["threads"].items():
+                b = r["baseline"]
+                lines.append("| %s | %s | %.3f / %.3f | %.3f / %.3f | %.3fx, %.3fx |" % (
+                    name, t, b["min"], b["median"], r["ours"]["min"], r["ours"]["median"], r["vs_baseline_min"],
+                    r["vs_baseline_median"]))
     lines.append("")
     for name, entry in report["workloads"].items():
         ts = sorted(entry["threads"], key=int)
@@ -264,7 +294,8 @@ def markdown(report):
         if "cold_start" in entry:
             warm = min(r["ours"]["min"] for r in entry["threads"].values())
             lines.append("- %s start-up: warm cache %.3f s (min over thread counts), cold (empty cache) %.1f s "
-                         "min / %.1f s median." % (name, warm, entry["cold_start"]["min"], entry["cold_start"]["median"]))
+                         "min / %.1f s median." % (name, warm, entry["cold_start"]["min"],
+                                                   entry["cold_start"]["median"]))
         if "memory" in entry:
             mem = entry["memory"]
             lines.append("- %s memory: peak RSS %.0f MB; RSS after imports and kernel load %.0f MB; increase %.0f MB "
@@ -279,6 +310,7 @@ def markdown(report):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--c-bin", help="nanoBragg.c executable (default: $NB_C_BIN; none: nbnumba only)")
+    ap.add_argument("--baseline-tree", help="another nbnumba checkout to time against (e.g. the previous commit)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--workloads", default="BENCH-1,BENCH-2,BENCH-3")

@@ -48,7 +48,7 @@ BENCH2_WALL_TARGET = 1.5
 KERNEL_PROBE = r"""
 import json, sys
 from nbnumba import simulate
-from nbnumba.cli.parse import params_from_argv
+from nbnumba import params_from_argv
 params = params_from_argv(sys.argv[3:])[0]
 reps = int(sys.argv[2])
 simulate(params, device=sys.argv[1])  # compile or load the kernel, create the GPU context

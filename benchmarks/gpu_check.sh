@@ -44,7 +44,7 @@ step() {  # step NAME COMMAND...: run, log to $LOGS/NAME.log, print a one-line v
 
 if ! "$PY" - <<'PY' 2>&1 | tee "$LOGS/gpu.txt"; then
 import sys
-from nbnumba.device import cuda_unavailable_reason, describe
+from nbnumba.render.device import cuda_unavailable_reason, describe
 reason = cuda_unavailable_reason()
 print("no GPU for the checks: " + reason if reason else describe("cuda"))
 sys.exit(1 if reason else 0)

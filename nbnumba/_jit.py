@@ -15,6 +15,10 @@ import hashlib
 import os
 import tempfile
 
+from numba.core import config
+
+from nbnumba._version import __version__
+
 #: on-disk compilation cache; off with NBNUMBA_NO_CACHE=1
 CACHE = os.environ.get("NBNUMBA_NO_CACHE", "0") in ("", "0")
 #: fastmath would reorder the C program's arithmetic; parity needs it off.
@@ -36,12 +40,15 @@ SLP_VECTORIZE = os.environ.get("NBNUMBA_SLP_VECTORIZE", "1") not in ("", "0")
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: modules (relative to the package) whose compiled functions call each other; all of them key the cache
-SOURCE_MODULES = ("_jit.py", "rng.py", "noise.py", "statistics.py", "kernels/physics.py", "kernels/pixel.py",
-                  "kernels/cpu.py", "kernels/cuda.py", "kernels/types.py")
+SOURCE_MODULES = ("_version.py", "_jit.py", "rng.py", "outputs/noise.py", "outputs/statistics.py",
+                  "kernels/physics.py", "kernels/pixel.py", "kernels/specialise.py", "kernels/cpu.py",
+                  "kernels/cuda.py", "kernels/types.py")
+#: folders of the modules above: numba functions defined there are cached with ``SOURCE_KEY``
+_SOURCE_DIRS = frozenset(os.path.dirname(os.path.join(_PACKAGE_DIR, name))
+                         for name in SOURCE_MODULES)
 
 
 def _source_key():
-    from . import __version__
     digest = hashlib.sha256(__version__.encode())
     digest.update(b"slp=%d" % SLP_VECTORIZE)
     for name in SOURCE_MODULES:
@@ -84,7 +91,6 @@ SOURCE_KEY = _source_key()
 def kernel_compilation():
     """Around calls that may compile a kernel: numba's SLP switch as ``SLP_VECTORIZE`` says, put back
     afterwards (numba reads it whenever it optimises a module)."""
-    from numba.core import config
     old = config.SLP_VECTORIZE
     config.SLP_VECTORIZE = int(SLP_VECTORIZE)
     try:
@@ -112,7 +118,7 @@ def install_locator(caching):
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if os.path.dirname(os.path.abspath(py_file)) not in (_PACKAGE_DIR, os.path.join(_PACKAGE_DIR, "kernels")):
+            if os.path.dirname(os.path.abspath(py_file)) not in _SOURCE_DIRS:
                 return None
             return super().from_function(py_func, py_file)
 
@@ -124,7 +130,7 @@ def install_locator(caching):
 
 if CACHE:
     try:
-        from numba.core import caching as _caching
+        from numba.core import caching as _caching  # noqa: PLC0415 -- numba's private API: guarded
         install_locator(_caching)
     except (ImportError, AttributeError, TypeError):  # numba's private caching API changed:
         CACHE = False                                    # compile afresh rather than risk stale code

@@ -4,7 +4,7 @@ MPI split. ``nbnumba-batch`` (nbnumba/cli/batch.py) is the command around :func:
 
 A job file holds one nanoBragg command line per line (``#`` comment lines and blank lines skipped, a
 trailing backslash continues a line); each is parsed as the ``nbnumba`` command parses its arguments and
-run through :func:`nbnumba.frontend.run`, so it writes the same files. Relative paths are relative to the
+run through :func:`nbnumba.run.run`, so it writes the same files. Relative paths are relative to the
 folder the batch runs in, as in the shell loop the job file replaces.
 """
 from __future__ import annotations
@@ -23,7 +23,15 @@ import traceback
 import warnings
 from typing import Callable, Optional
 
-from .errors import InputError
+import numpy as np
+
+from nbnumba.errors import ExitStatus, InputError
+from nbnumba.io.atomic import atomic_open
+from nbnumba.io.hkl import cached_tables
+from nbnumba.io.nxmx import NXmxWriter
+from nbnumba.outputs.registry import output_paths
+from nbnumba.run import run
+from nbnumba.setup import params_from_argv, prepare
 
 #: program names a job line may start with (dropped): nanoBragg's and ours, or a path ending in either
 PROGRAM_NAMES = ("nanoBragg", "nbnumba")
@@ -33,8 +41,6 @@ SEED_MODULUS = 2**31 - 1
 STATE_SUFFIX = ".done"
 #: environment variables that MPI launchers (MPICH/Hydra, Open MPI, PMIx, Intel MPI, Slurm PMI) set in each rank
 MPI_ENV_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
-#: the batch's exit status when interrupted (Ctrl-C), as the ``nbnumba`` command's
-EXIT_INTERRUPTED = 130
 #: exit statuses above this are reserved for the shell (126, 127, signals)
 MAX_FAILURE_STATUS = 125
 
@@ -109,16 +115,14 @@ def job_params(job: Job, batch_seed: int, device: Optional[str] = None):
     """The job's Params (the ``nbnumba`` command's parser) with the batch's seed and device; and the
     parser's warnings. A line without ``-seed`` gets ``job_seed`` as its noise seed, and the same number
     as its ``-misset_seed`` when it has none (both are time-based in nanoBragg.c)."""
-    from .cli.flags import BY_NAME
-    from .cli.parse import params_from_argv
     if job.error is not None:
         raise InputError(job.error)
     params, parse_warnings = params_from_argv(list(job.argv))
     seed = job_seed(batch_seed, job.line)
     if params.seed is None:
-        params.seed = BY_NAME["-seed"].convert(seed)
+        params.seed = seed
     if params.misset_seed is None:
-        params.misset_seed = BY_NAME["-misset_seed"].convert(seed)
+        params.misset_seed = seed
     if device is not None:
         params.device = device
     params.progress_meter = False  # one bar for the batch, none per image
@@ -183,7 +187,6 @@ def verified(record: dict, key: str, outputs: list, shared=frozenset()) -> bool:
 def shared_outputs(jobs, batch_seed: int, device: Optional[str] = None) -> dict:
     """Output files that more than one job line writes (e.g. a shell loop's lines that all keep the
     default ``intimage.img``): {absolute path: [line numbers]}. Lines that do not parse are left out."""
-    from .frontend import output_paths
     writers = {}
     for job in jobs:
         try:
@@ -277,13 +280,12 @@ class Summary:
 
 def exit_status(failed: int, interrupted: bool = False) -> int:
     """130 if interrupted, else the number of failed jobs capped at 125 (0: all done)."""
-    return EXIT_INTERRUPTED if interrupted else min(failed, MAX_FAILURE_STATUS)
+    return ExitStatus.INTERRUPTED if interrupted else min(failed, MAX_FAILURE_STATUS)
 
 
 def _write_log(log_dir, job: Job, lines) -> None:
     if log_dir is None or lines is None:
         return
-    from .io.atomic import atomic_open
     with contextlib.suppress(InputError, OSError):
         with atomic_open(os.path.join(log_dir, "job-%d.log" % job.line)) as handle:
             handle.write(("\n".join(lines) + "\n").encode("utf-8", "replace"))
@@ -291,17 +293,14 @@ def _write_log(log_dir, job: Job, lines) -> None:
 
 def run_job(job: Job, params, state_file, key: str, log_lines: list, rank: int) -> dict:
     """Render one job (writing its files as the ``nbnumba`` command does), then append its state record."""
-    from .frontend import output_paths, run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NaN pixels are written as C writes them
-        status = run(params, log=log_lines.append)
-    if status:
-        raise InputError("the simulation returned status %d" % status)
+        run(params, log=log_lines.append)
     outputs = []
     for path in output_paths(params):
         size, digest = file_digest(path)
         outputs.append({"path": os.path.abspath(path), "size": size, "sha256": digest})
-    record = {"line": job.line, "key": key, "seed": -params.seed, "outputs": outputs, "rank": rank,
+    record = {"line": job.line, "key": key, "seed": params.seed, "outputs": outputs, "rank": rank,
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     append_record(state_file, record)
     return record
@@ -315,8 +314,6 @@ def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, d
     A job whose state record matches its line and whose outputs are intact is skipped (unless
     ``force``); a job that fails is reported through ``report`` as ``JOBFILE:LINE: error: ...`` and
     the batch goes on. ``progress(done_jobs, total_jobs)`` is called after each job."""
-    from .frontend import output_paths
-    from .io.hkl import cached_tables
     if report is None:
         def report(message):
             sys.stderr.write(message + "\n")
@@ -378,11 +375,6 @@ def assemble_hdf5(jobfile, path, batch_seed: int = 1, compression: str = "gzip",
     checked against its state record, so a resumed batch assembles the same file. Returns the line
     numbers of jobs that are not done (then no file is written); raises InputError if the jobs do not
     share one detector and beam geometry."""
-    import numpy as np
-    from .frontend import output_paths
-    from .io.hkl import cached_tables
-    from .io.nxmx import NXmxWriter
-    from .simulation import prepare
     records = read_records(jobfile)
     ready, missing = [], []
     with cached_tables():

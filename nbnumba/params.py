@@ -3,35 +3,26 @@
 
 Lengths are metres, angles radians, unless a field says otherwise. Unset values follow the C program's
 sentinels (-1 for "auto", NaN for "derive later"), so the resolution rules of nanoBragg.c apply unchanged.
+Seeds are stored as the user gives them; set-up negates them where nanoBragg.c does (``-seed S`` is
+C's ``seed = -S``). This module knows nothing of argv: ``nbnumba.argv`` maps flags onto these fields.
 """
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Optional, Tuple
 
+from .constants import DEFAULT_FLUENCE, Choice, Compression, Convention, CrystalShape, Device, PhiCarryover, Pivot
+from .errors import InputError
+
 Vec3 = Tuple[float, float, float]
-
-CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
-PIVOTS = ("beam", "sample")
-SHAPES = ("square", "round", "gauss", "tophat")
-PHI_CARRYOVER_MODES = ("spec", "c-parity")
-#: --device values (see nbnumba.device)
-DEVICES = ("auto", "cpu", "cuda")
-HDF5_COMPRESSIONS = ("gzip", "bitshuffle", "none")
-
-#: Thomson cross section (m^2), nanoBragg.c L211
-R_E_SQR = 7.94079248018965e-30
-#: default fluence (photons/m^2): r_e_sqr * fluence == 1.0 exactly
-DEFAULT_FLUENCE = 125932015286227086360700780544.0
-AVOGADRO = 6.02214179e23
-RTD = 180.0 * (1.0 / math.pi)
 
 
 @dataclass
 class Params:
-    """Every input of one nanoBragg run (see ``nbnumba.cli.flags`` for the flag that sets each field)."""
+    """Every input of one nanoBragg run (see ``nbnumba.argv.flags`` for the flag that sets each field)."""
 
     # --- files ---
     hklfilename: Optional[str] = None
@@ -62,12 +53,12 @@ class Params:
     sample_x: float = 0.0
     sample_y: float = 0.0
     sample_z: float = 0.0
-    xtal_shape: str = "square"
+    xtal_shape: str = CrystalShape.SQUARE
     fudge: float = 1.0
     mosaic_spread: float = -1.0
     mosaic_domains: int = -1
-    mosaic_seed: int = -12345678  # stored negated, as C does
-    misset_seed: Optional[int] = None  # stored negated; None = the time-based default seed
+    mosaic_seed: int = 12345678  # C: mosaic_seed = -12345678 (L261)
+    misset_seed: Optional[int] = None  # None = the time-based default seed
 
     # --- structure factors ---
     default_F: float = 0.0
@@ -94,8 +85,8 @@ class Params:
     source_distance: float = 10.0
 
     # --- detector ---
-    beam_convention: str = "mosflm"
-    detector_pivot: str = "beam"
+    beam_convention: str = Convention.MOSFLM
+    detector_pivot: str = Pivot.BEAM
     distance: float = 100.0e-3
     close_distance: float = math.nan
     detsize_f: float = 102.4e-3
@@ -117,7 +108,7 @@ class Params:
     polar_vector: Vec3 = (0.0, 0.0, 1.0)
     spindle_vector: Vec3 = (0.0, 0.0, 1.0)
     twotheta_axis: Vec3 = (0.0, 1.0, 0.0)
-    pix0_vector: Optional[Vec3] = None  # accepted and ignored, as in C (see docs/deviations.md)
+    pix0_vector: Optional[Vec3] = None  # accepted and ignored, as in C (see docs/usage.md)
     detector_rotx: float = 0.0
     detector_roty: float = 0.0
     detector_rotz: float = 0.0
@@ -134,10 +125,10 @@ class Params:
     osc: float = -1.0
     phistep: float = -1.0
     phisteps: int = -1
-    phi_carryover_mode: str = "spec"
+    phi_carryover_mode: str = PhiCarryover.SPEC
     #: --device: where the pixel kernel runs, "auto" (GPU if numba-cuda finds one), "cpu" or "cuda";
     #: the default comes from $NBNUMBA_DEVICE when set
-    device: str = field(default_factory=lambda: os.environ.get("NBNUMBA_DEVICE") or "auto")
+    device: str = field(default_factory=lambda: os.environ.get("NBNUMBA_DEVICE") or Device.AUTO)
 
     # --- sampling ---
     oversample: int = -1
@@ -159,7 +150,7 @@ class Params:
     adc_offset: float = 40.0
     write_pgm: bool = True
     calculate_noise: bool = True
-    seed: Optional[int] = None  # stored negated; None = time-based
+    seed: Optional[int] = None  # None = time-based
     printout: bool = False
     printout_fpixel: int = -1
     printout_spixel: int = -1
@@ -167,11 +158,56 @@ class Params:
     # port-only outputs: NeXus NXmx (HDF5) copies of the float image and of the unclamped noise image
     hdf5filename: Optional[str] = None
     hdf5_noise_filename: Optional[str] = None
-    hdf5_compression: str = "gzip"
+    hdf5_compression: str = Compression.GZIP
 
     def copy(self, **changes) -> "Params":
         return replace(self, **changes)
 
-    @classmethod
-    def field_names(cls):
-        return [f.name for f in fields(cls)]
+    def validate(self) -> "Params":
+        """Check every field's type and every choice; InputError naming the field otherwise.
+
+        Params from ``nbnumba.params_from_argv`` always pass; this is for Params built in Python."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = _CHOICES.get(f.name) or _kind_of(f.type)
+            if value is None and "Optional" in str(f.type):
+                continue
+            problem = _check(kind, value)
+            if problem:
+                raise InputError("Params.%s: expected %s, got %r" % (f.name, problem, value))
+        return self
+
+
+#: the fields that take one of a fixed set of values
+_CHOICES = {"xtal_shape": CrystalShape, "beam_convention": Convention, "detector_pivot": Pivot,
+            "phi_carryover_mode": PhiCarryover, "device": Device, "hdf5_compression": Compression}
+
+
+def _kind_of(annotation) -> str:
+    text = str(annotation)
+    for kind in ("Vec3", "bool", "int", "float", "str"):
+        if kind in text:
+            return kind
+    return "any"
+
+
+def _check(kind, value):
+    """None if ``value`` is of ``kind``, else what was expected."""
+    if isinstance(kind, type) and issubclass(kind, Choice):
+        return None if value in kind.values() else "one of " + ", ".join(kind.values())
+    if kind == "bool":
+        return None if isinstance(value, (bool, numbers.Integral)) else "True or False"
+    if kind == "int":
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and -2**31 <= value < 2**31
+        return None if ok else "a 32-bit integer"
+    if kind == "float":
+        return None if isinstance(value, numbers.Real) and not isinstance(value, bool) else "a number"
+    if kind == "str":
+        ok = isinstance(value, str) and value != "" and "\0" not in value
+        return None if ok else "a file name"
+    if kind == "Vec3":
+        ok = (isinstance(value, (tuple, list)) and len(value) == 3
+              and all(isinstance(v, numbers.Real) and math.isfinite(v) for v in value))
+        return None if ok else "three finite numbers"
+    return None
+

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._jit import JIT_OPTIONS
+from nbnumba._jit import JIT_OPTIONS
 
 IA = 16807
 IM = 2147483647

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nbnumba.device import cuda_unavailable_reason
+from nbnumba.render.device import cuda_unavailable_reason
 
 collect_ignore = ["cuda"] if cuda_unavailable_reason() is not None else []
 

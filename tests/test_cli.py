@@ -3,19 +3,32 @@
 import dataclasses
 import json
 import math
-import sys
-import types
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from nbnumba.cli.flags import (ABSORB, BY_NAME, CELL, CHOICE, COMMAND, FILE, FLAGS, FLOAT, GROUPS, IGNORED,
-                               INT, MISSET, SWITCH)
+from nbnumba import params_from_argv
+from nbnumba.argv.flags import (
+    ABSORB,
+    BY_NAME,
+    CELL,
+    CHOICE,
+    COMMAND,
+    FILE,
+    FLAGS,
+    FLOAT,
+    GROUPS,
+    IGNORED,
+    INT,
+    MISSET,
+    SWITCH,
+)
+from nbnumba.argv.parse import DEVIATIONS
 from nbnumba.cli.main import main, main_argv, usage_text
-from nbnumba.cli.parse import DEVIATIONS, params_from_argv
+from nbnumba.constants import RTD
 from nbnumba.errors import InputError
-from nbnumba.params import RTD, Params
+from nbnumba.params import Params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -230,13 +243,13 @@ def test_misset_random():
 def test_misset_seed_in_either_order(text):
     p = parse(text)
     assert p.misset_random is True
-    assert p.misset_seed == -7
+    assert p.misset_seed == 7
     assert p.misset is None
 
 
 def test_seeds_are_stored_negated():
     p = parse("-seed 12345 -mosaic_seed 99 -misset_seed 7")
-    assert (p.seed, p.mosaic_seed, p.misset_seed) == (-12345, -99, -7)
+    assert (p.seed, p.mosaic_seed, p.misset_seed) == (12345, 99, 7)  # as given; set-up negates them as C does
 
 
 def test_n_sets_all_three_then_per_axis():
@@ -383,7 +396,7 @@ def test_stray_token(argv):
 
 def test_nonoise_nopgm_and_seed_accepted():
     p = parse("-nonoise -nopgm -seed 5")
-    assert (p.calculate_noise, p.write_pgm, p.seed) == (False, False, -5)
+    assert (p.calculate_noise, p.write_pgm, p.seed) == (False, False, 5)
 
 
 # --- ignored flags ---
@@ -499,16 +512,11 @@ def test_reference_command_lines_parse(case, tmp_path, monkeypatch):
 def fake_run(monkeypatch):
     calls = []
 
-    def run(params):
+    def run(params, **_):
         calls.append(params)
-        return 0
 
-    try:
-        import nbnumba.frontend as frontend
-    except ImportError:
-        frontend = types.ModuleType("nbnumba.frontend")
-        monkeypatch.setitem(sys.modules, "nbnumba.frontend", frontend)
-    monkeypatch.setattr(frontend, "run", run, raising=False)
+    import nbnumba.run
+    monkeypatch.setattr(nbnumba.run, "run", run)
     return calls
 
 
@@ -563,21 +571,20 @@ def test_double_dash_is_not_swallowed(fake_run):
 
 
 def test_run_status_and_errors_from_run(monkeypatch, fake_run, capsys):
-    import nbnumba.frontend as frontend
+    import nbnumba.run as run_module
 
-    monkeypatch.setattr(frontend, "run", lambda params: 9)
-    assert main_argv(["-nonoise"]) == 9
+    assert main_argv(["-nonoise"]) == 0 and len(fake_run) == 1
 
-    def bad(params):
+    def bad(params, **_):
         raise InputError("-hkl file x cannot be read")
 
-    monkeypatch.setattr(frontend, "run", bad)
+    monkeypatch.setattr(run_module, "run", bad)
     assert main_argv(["-nonoise"]) == 2
     assert capsys.readouterr().err == "nbnumba: error: -hkl file x cannot be read\n"
 
-    def interrupted(params):
+    def interrupted(params, **_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(frontend, "run", interrupted)
+    monkeypatch.setattr(run_module, "run", interrupted)
     assert main_argv(["-nonoise"]) == 130
     assert capsys.readouterr().err == "nbnumba: interrupted\n"

@@ -11,10 +11,11 @@ import numba
 import numpy as np
 import pytest
 
-from nbnumba import simulation
-from nbnumba.cli.parse import params_from_argv
+from nbnumba import params_from_argv
 from nbnumba.kernels import physics
 from nbnumba.kernels.types import KernelFlags
+from nbnumba.render.plan import make_plan
+from nbnumba.setup import prepare
 
 CC = (9, 0)
 # every shape once, and every switch both off and on
@@ -32,19 +33,21 @@ class _Device:
 @pytest.fixture(scope="module")
 def argument_types():
     params, _ = params_from_argv("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -detpixels 8".split())
-    s = simulation.prepare(params)
-    sc, vectors, xa, fhkl = simulation.kernel_arguments(s)
+    s = prepare(params)
+    plan = make_plan(s)
     shape = s.detector.shape
     args = (0, 8, np.zeros(shape, np.float32), np.zeros(shape), np.zeros(shape, np.int32), np.zeros(shape, np.uint8),
-            np.zeros((0, 0), np.uint16), sc, vectors, xa, s.sources, s.cells_first, s.cells_carry, fhkl, np.zeros(0))
+            plan.mask, plan.passes, plan.scalars, plan.vectors, plan.crystal, s.sources, s.cells_first,
+            s.cells_carry, plan.fhkl)
     return tuple(numba.typeof(a) for a in args)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda f: "_".join(str(int(v)) for v in f))
 def test_cuda_kernel_compiles_to_double_precision_ptx(flags, argument_types, monkeypatch):
-    from numba import cuda
     import numba.cuda.dispatcher as cuda_dispatcher
+    from numba import cuda
+
     from nbnumba.kernels.cuda import make_cuda_kernel
     monkeypatch.setattr(cuda_dispatcher, "get_current_device", lambda: _Device())
     kernel = make_cuda_kernel(flags)

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from nbnumba import device
 from nbnumba.cli.main import main_argv
 from nbnumba.errors import InputError
+from nbnumba.render import device
 
 SMALL = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -detpixels 16 -nonoise -nopgm".split()
 
@@ -52,7 +52,7 @@ def test_cuda_without_numba_cuda_says_how_to_install_it(monkeypatch):
 
 def test_auto_on_a_machine_without_a_gpu_never_imports_cuda(tmp_path):
     """The default device costs a CPU-only run nothing: numba-cuda is not imported."""
-    code = ("import sys, nbnumba, nbnumba.device as d; d._DRIVER_FILE = %r\n"
+    code = ("import sys, nbnumba, nbnumba.render.device as d; d._DRIVER_FILE = %r\n"
             "p, _ = nbnumba.params_from_argv(%r)\n"
             "r = nbnumba.simulate(p)\n"
             "print(r.device, 'numba_cuda' in sys.modules, 'numba.cuda' in sys.modules)"
@@ -71,23 +71,23 @@ def test_simulator_is_used_only_when_asked_for_by_name(monkeypatch):
 def test_a_cuda_failure_during_the_run_is_one_line_without_traceback(tmp_path, monkeypatch, capsys):
     """A driver or launch error (numba-cuda's exception classes) is reported in one line, exit 1; other
     exceptions are not swallowed."""
-    import nbnumba.frontend
+    import nbnumba.run
     CudaAPIError = type("CudaAPIError", (Exception,), {"__module__": "numba.cuda.cudadrv.driver"})
     assert device.is_cuda_error(CudaAPIError()) and not device.is_cuda_error(ValueError())
 
-    def failing_run(params):
+    def failing_run(params, **_):
         raise CudaAPIError("[700] Call to cuCtxSynchronize results in CUDA_ERROR_ILLEGAL_ADDRESS\nmore")
 
-    monkeypatch.setattr(nbnumba.frontend, "run", failing_run)
+    monkeypatch.setattr(nbnumba.run, "run", failing_run)
     monkeypatch.chdir(tmp_path)
     assert main_argv(SMALL) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["nbnumba: error: CUDA: CudaAPIError: [700] Call to cuCtxSynchronize results in "
                    "CUDA_ERROR_ILLEGAL_ADDRESS"]
 
-    def broken_run(params):
+    def broken_run(params, **_):
         raise ValueError("a bug")
 
-    monkeypatch.setattr(nbnumba.frontend, "run", broken_run)
+    monkeypatch.setattr(nbnumba.run, "run", broken_run)
     with pytest.raises(ValueError):
         main_argv(SMALL)

@@ -2,8 +2,8 @@
 """The documentation lists every flag of the table and every deviation of the parser."""
 from pathlib import Path
 
-from nbnumba.cli.flags import BY_NAME
-from nbnumba.cli.parse import DEVIATIONS
+from nbnumba.argv.flags import BY_NAME
+from nbnumba.argv.parse import DEVIATIONS
 
 USAGE = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
 

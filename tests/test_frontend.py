@@ -4,10 +4,10 @@ import os
 
 import numpy as np
 import pytest
+from reference import INPUTS
 
 import nbnumba
 from nbnumba.cli.main import main_argv
-from reference import INPUTS
 
 SMALL = "-cell 100 100 100 90 90 90 -N 5 -lambda 6.2 -distance 100 -detpixels 32 -pixel 3.2".split()
 
@@ -86,7 +86,7 @@ class _Terminal:
 
 
 def test_progress_bar_only_on_a_terminal_and_not_with_noprogress_or_printout(monkeypatch):
-    from nbnumba.frontend import _ProgressBar, progress_meter
+    from nbnumba.cli.main import _ProgressBar, progress_meter
     params, _ = nbnumba.params_from_argv(SMALL + ["-default_F", "10"])
     assert progress_meter(params) is None  # pytest's stderr is not a terminal
     monkeypatch.setattr("sys.stderr", _Terminal())
@@ -97,7 +97,7 @@ def test_progress_bar_only_on_a_terminal_and_not_with_noprogress_or_printout(mon
 
 
 def test_progress_bar_shows_rows_and_leaves_the_image_alone(tmp_path, monkeypatch, capsys):
-    from nbnumba.frontend import _ProgressBar
+    from nbnumba.cli.main import _ProgressBar
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(_ProgressBar, "DELAY", 0.0)
     argv = SMALL + ["-default_F", "10", "-nonoise", "-nopgm"]
@@ -114,21 +114,21 @@ def test_progress_bar_shows_rows_and_leaves_the_image_alone(tmp_path, monkeypatc
 def test_command_renders_in_row_blocks_so_ctrl_c_is_seen_during_the_render(tmp_path, monkeypatch, capsys):
     """Python sees SIGINT only between compiled calls: the command always renders in blocks of rows,
     and an interrupt raised from a block callback leaves no file."""
-    import nbnumba.simulation as simulation
+    from nbnumba.render import plan
     monkeypatch.chdir(tmp_path)
     calls = []
-    real_render = simulation._render
+    real_render = plan.render
 
-    def render(setup, progress=None, device="cpu", timings=None):
+    def render(render_plan, device="cpu", progress=None):
         assert progress is not None
 
         def interrupt(done, total):
             calls.append((done, total))
             if len(calls) == 2:
                 raise KeyboardInterrupt
-        return real_render(setup, interrupt, device, timings)
+        return real_render(render_plan, device, interrupt)
 
-    monkeypatch.setattr(simulation, "_render", render)
+    monkeypatch.setattr(plan, "render", render)
     assert main_argv(SMALL + ["-default_F", "10", "-detpixels", "64"]) == 130
     assert calls == [(2, 64), (4, 64)]
     assert os.listdir(tmp_path) == []

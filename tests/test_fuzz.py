@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from nbnumba import limits
-from nbnumba.cli.flags import ABSORB, CELL, CHOICE, COMMAND, FILE, FLAGS, MISSET, SWITCH
+from nbnumba.argv.flags import ABSORB, CELL, CHOICE, COMMAND, FILE, FLAGS, MISSET, SWITCH
 from nbnumba.cli.main import main_argv
-from nbnumba.cli.parse import params_from_argv
+from nbnumba import params_from_argv
 from nbnumba.errors import InputError
 from nbnumba.io.hkl import read_fdump
 from nbnumba.io.smv import HEADER_BYTES, SMV_MAGIC
-from nbnumba.simulation import prepare
+from nbnumba.setup import prepare
 
 #: NBNUMBA_FUZZ_SCALE=k runs k times the examples (a longer campaign than CI's)
 SCALE = int(os.environ.get("NBNUMBA_FUZZ_SCALE", "1"))

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from nbnumba.cli.parse import params_from_argv
+from nbnumba import params_from_argv
 from nbnumba.rng import RandomStreams, mosaic_umats, seed_array
-from nbnumba.simulation import prepare
+from nbnumba.setup import prepare
 
 BASE = "-cell 100 100 100 90 90 90 -default_F 1 -N 5 -lambda 1 -distance 100 -detpixels 64 -pixel 0.1".split()
 PX = 1e-4

@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 
 from nbnumba import limits
-from nbnumba.cli.main import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, main_argv
-from nbnumba.cli.parse import params_from_argv
+from nbnumba.cli.main import main_argv
+from nbnumba.errors import ExitStatus
+
+EXIT_INPUT_ERROR, EXIT_INTERRUPTED = ExitStatus.INPUT_ERROR, ExitStatus.INTERRUPTED
+from nbnumba import params_from_argv
 from nbnumba.io.smv import HEADER_BYTES
-from nbnumba.simulation import prepare
+from nbnumba.setup import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = ["-floatfile", "out.bin", "-intfile", "out.img"]

@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from reference import INPUTS
 
 from nbnumba.kernels import physics as ph
@@ -64,8 +63,7 @@ def test_lattice_square_is_the_product_of_gratings(na, nb, nc):
 
 
 def _simulate(argv, tmp_path, monkeypatch, progress=None):
-    from nbnumba.cli.parse import params_from_argv
-    from nbnumba.simulation import simulate
+    from nbnumba import params_from_argv, simulate
     for name in os.listdir(INPUTS):
         shutil.copy(INPUTS / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
@@ -83,8 +81,12 @@ INTERP = ["-hkl", "cubic.hkl", "-cell", "100", "100", "100", "90", "90", "90", "
 @pytest.mark.parametrize("argv", [SMALL, SMALL + ["--phi-carryover-mode", "c-parity"], INTERP],
                          ids=["spec", "c-parity", "interpolate"])
 def test_trace_reproduces_rendered_pixels(argv, tmp_path, monkeypatch):
-    from nbnumba.params import R_E_SQR
-    from nbnumba.simulation import trace_pixel
+    from nbnumba.constants import R_E_SQR
+    from nbnumba.render import plan
+
+    def trace_pixel(result, fpixel, spixel):
+        return plan.trace_pixel(result.plan, result.rendering, fpixel, spixel)
+
     result = _simulate(argv, tmp_path, monkeypatch)
     s = result.setup
     image = result.floatimage
@@ -123,7 +125,7 @@ def test_trace_reproduces_rendered_pixels(argv, tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv", [SMALL + ["--phi-carryover-mode", "c-parity"], INTERP],
                          ids=["c-parity", "interpolate"])
 def test_row_blocks_give_the_same_image(argv, tmp_path, monkeypatch):
-    from nbnumba.simulation import MAX_BLOCKS
+    from nbnumba.render.serial_order import MAX_BLOCKS
     calls = []
     whole = _simulate(argv, tmp_path, monkeypatch)
     blocks = _simulate(argv, tmp_path, monkeypatch, progress=lambda done, total: calls.append((done, total)))
@@ -164,9 +166,11 @@ def test_specialisations_have_their_own_names():
     flags must not share one (a process loading several from the cache ran the wrong pixel
     function: seen with tests/test_live_c.py before the names carried the flags)."""
     from nbnumba.kernels.cpu import make_cpu_kernel
+    from nbnumba.kernels.pixel import make_pixel_function
     from nbnumba.kernels.types import KernelFlags
     plain = KernelFlags(ph.SQUARE, False, False, False, False, False, False, False)
     polar = plain._replace(oversample_polar=True)
-    names = {make_cpu_kernel(f).pixel.py_func.__qualname__ for f in (plain, polar)}
-    names |= {make_cpu_kernel(f).render.py_func.__qualname__ for f in (plain, polar)}
-    assert len(names) == 4
+    traced = plain._replace(trace=True)
+    names = {make_pixel_function(f).py_func.__qualname__ for f in (plain, polar, traced)}
+    names |= {make_cpu_kernel(f).py_func.__qualname__ for f in (plain, polar)}
+    assert len(names) == 5

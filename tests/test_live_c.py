@@ -6,7 +6,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from reference import relative_max_difference, stage_inputs, without_device_line
 
 C_BIN = os.environ.get("NB_C_BIN")
@@ -81,6 +80,7 @@ def test_live_against_c(name, tmp_path, capsys):
 def test_live_img_header_of_a_nanobragg_image(tmp_path, capsys):
     """-img on an image nanoBragg wrote: CLOSE_DISTANCE, XDS_ORGX and OSC_RANGE=0 in the header."""
     import gzip
+
     from reference import ROOT
     image = gzip.open(ROOT / "cases" / "geo_rotations" / "int.img.gz").read()
     for d in (tmp_path / "c", tmp_path / "nb"):

@@ -13,7 +13,10 @@ import h5py
 import numpy as np
 import pytest
 
-from nbnumba.cli.main import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, main_argv
+from nbnumba.cli.main import main_argv
+from nbnumba.errors import ExitStatus
+
+EXIT_INPUT_ERROR, EXIT_INTERRUPTED = ExitStatus.INPUT_ERROR, ExitStatus.INTERRUPTED
 from nbnumba.errors import InputError
 
 #: 32 fast x 24 slow pixels of 0.5 mm (non-square, so a fast/slow mix-up shows)
@@ -250,7 +253,7 @@ def test_rotation_run_and_stills(folder, capsys):
 
 def _setup(argv):
     from nbnumba import params_from_argv
-    from nbnumba.simulation import prepare
+    from nbnumba.setup import prepare
     params, _ = params_from_argv(RUN + argv)
     return prepare(params)
 
@@ -371,7 +374,7 @@ def test_interrupted_hdf5_write_leaves_no_file(folder, capsys, monkeypatch, wher
 
 def test_import_nbnumba_does_not_import_h5py():
     import subprocess
-    code = ("import sys, nbnumba, nbnumba.frontend, nbnumba.cli.main, nbnumba.io.nxmx; "
+    code = ("import sys, nbnumba, nbnumba.run, nbnumba.cli.main, nbnumba.io.nxmx; "
             "print('h5py' in sys.modules, 'hdf5plugin' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -4,7 +4,6 @@ maximum, SMV header identical, SMV pixels identical but for at most 0.1% off by 
 noise images (same -seed) and PGM files byte-identical."""
 import numpy as np
 import pytest
-
 from reference import manifest, reference_bytes, reference_float, relative_max_difference, run_case
 
 FLOAT_TOLERANCE = 1e-6

@@ -15,7 +15,6 @@ twin case whose output a correct reader reproduces."""
 import re
 
 import pytest
-
 from reference import ROOT, manifest, run_case, without_device_line
 
 PROGRESS = re.compile(r"\d+% done$")

@@ -12,7 +12,8 @@ import time
 
 import click
 
-from nbnumba.errors import InputError
+from nbnumba.constants import Compression, Device
+from nbnumba.errors import ExitStatus, InputError
 
 
 class _Progress:
@@ -45,7 +46,7 @@ class _Progress:
               help="Write each job's console lines (what nbnumba would print) to DIR/job-<line>.log; "
                    "without it they are dropped.")
 @click.option("--force", is_flag=True, help="Rerun every job, even those the state file records as done.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+@click.option("--device", type=click.Choice(Device.values()), default=None,
               help="Renderer for every job (default: the job line's own choice). Under MPI with cuda, "
                    "a rank uses GPU (its rank on its node) % (GPUs on the node).")
 @click.option("--mpi/--no-mpi", "use_mpi", default=None,
@@ -53,7 +54,7 @@ class _Progress:
 @click.option("--hdf5", "hdf5_path", type=click.Path(dir_okay=False), default=None,
               help="Also write every job's float image, in line order, into this one NXmx (HDF5) file, "
                    "once all jobs are done (the jobs must share one detector and beam geometry).")
-@click.option("--hdf5-compression", type=click.Choice(["gzip", "bitshuffle", "none"]), default="gzip",
+@click.option("--hdf5-compression", type=click.Choice(Compression.values()), default="gzip",
               show_default=True, help="Compression of the --hdf5 file's images.")
 def main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression):
     """Run every nanoBragg command line of JOBFILE (one per line; '#' comment lines and blank lines
@@ -66,7 +67,7 @@ def main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_c
         status = batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression)
     except KeyboardInterrupt:
         click.echo("nbnumba-batch: interrupted", err=True)
-        status = 130
+        status = ExitStatus.INTERRUPTED
     sys.exit(status)
 
 
@@ -82,7 +83,7 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
         if use_mpi:
             rank, size, comm = batch.mpi_world()
         if comm is not None:
-            from nbnumba.device import resolve_device, select_gpu
+            from nbnumba.render.device import resolve_device, select_gpu
             if resolve_device(device or os.environ.get("NBNUMBA_DEVICE") or "auto") == "cuda":
                 # GPU (rank on this node) % (GPUs on this node): ranks sharing a node spread over its GPUs
                 # however the launcher places ranks on nodes
@@ -96,7 +97,7 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
             compression_options(hdf5_compression)  # bitshuffle without hdf5plugin: refused now
     except (InputError, OSError) as exc:
         click.echo("nbnumba-batch: error: %s" % (exc.strerror if isinstance(exc, OSError) else exc), err=True)
-        return 2
+        return ExitStatus.INPUT_ERROR
     progress = None
     if rank == 0 and sys.stderr.isatty():
         progress = _Progress(len(batch.read_jobs(jobfile)[rank::size]))

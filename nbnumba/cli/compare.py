@@ -66,7 +66,7 @@ class CompareFailure(Exception):
 
 def _flag_names(names) -> dict[str, str]:
     """Every spelling (aliases included) of each flag in `names`, mapped to the flag's main name."""
-    from nbnumba.cli.flags import BY_NAME
+    from nbnumba.argv.flags import BY_NAME
     return {spelling: flag.name for spelling, flag in BY_NAME.items() if flag.name in names}
 
 

@@ -1,39 +1,24 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The ``nbnumba`` command: hands argv untouched to the nanoBragg flag parser, then runs the simulation.
-Exit status: 0 success, 2 bad input, 1 a CUDA error on the GPU, 130 interrupted, otherwise what the
-simulation returns."""
+"""The ``nbnumba`` command: hands argv untouched to the nanoBragg flag parser, then runs the simulation
+(``nbnumba.run``). Exit status (``nbnumba.errors.ExitStatus``): 0 success, 2 bad input, 1 a CUDA error
+on the GPU, 130 interrupted."""
 from __future__ import annotations
 
 import os
 import sys
 import textwrap
+import time
 import warnings
 
 import click
 
-from nbnumba.cli.flags import FLAGS, GROUPS, IGNORED
-from nbnumba.errors import InputError
-
-EXIT_INPUT_ERROR = 2
-EXIT_INTERRUPTED = 130
-#: the GPU failed (a CUDA driver or launch error; see --device)
-EXIT_CUDA_ERROR = 1
+from nbnumba._version import __version__
+from nbnumba.argv.flags import FLAGS, GROUPS, IGNORED
+from nbnumba.errors import ExitStatus, InputError
 
 _HELP_FLAGS = ("-h", "--help")
 _NAME_COLUMN = 32
 _WIDTH = 100
-
-
-def _version() -> str:
-    try:
-        from nbnumba import __version__
-        return str(__version__)
-    except ImportError:
-        from importlib import metadata
-        try:
-            return metadata.version("nbnumba")
-        except metadata.PackageNotFoundError:
-            return "0.1.0.dev0"
 
 
 def usage_text() -> str:
@@ -91,35 +76,81 @@ def main_argv(argv: list[str]) -> int:
         click.echo(usage_text())
         return 0
     if "--version" in argv:
-        click.echo(f"nbnumba {_version()}")
+        click.echo(f"nbnumba {__version__}")
         return 0
-    try:
-        from nbnumba.cli.parse import params_from_argv
+    # the pipeline imports numpy and numba (about 0.25 s): not for -h and --version
+    from nbnumba.render.device import is_cuda_error  # noqa: PLC0415 -- start-up, see above
+    from nbnumba.run import run  # noqa: PLC0415 -- start-up, see above
+    from nbnumba.setup import params_from_argv  # noqa: PLC0415 -- start-up, see above
 
+    try:
         params, parse_warnings = params_from_argv(argv)
         for warning in parse_warnings:
             click.echo(f"WARNING: {warning}", err=True)
-        from nbnumba.frontend import run
-
-        with warnings.catch_warnings():
-            # NaN or infinite pixels (e.g. -fluence 1e300) are written as nanoBragg.c writes them;
-            # numpy's floating-point RuntimeWarnings about them would only add Python noise to stderr
-            warnings.simplefilter("ignore", RuntimeWarning)
-            status = run(params)
+        progress = progress_meter(params)
+        try:
+            with warnings.catch_warnings():
+                # NaN or infinite pixels (e.g. -fluence 1e300) are written as nanoBragg.c writes them;
+                # numpy's floating-point RuntimeWarnings about them would only add Python noise to stderr
+                warnings.simplefilter("ignore", RuntimeWarning)
+                run(params, log=_print, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
     except InputError as exc:
         click.echo(f"nbnumba: error: {exc}", err=True)
-        return EXIT_INPUT_ERROR
+        return ExitStatus.INPUT_ERROR
     except KeyboardInterrupt:
         click.echo("nbnumba: interrupted", err=True)
-        return EXIT_INTERRUPTED
+        return ExitStatus.INTERRUPTED
     except Exception as exc:  # the GPU failing under us (driver, launch): one line, no traceback
-        from nbnumba.device import is_cuda_error
         if not is_cuda_error(exc):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         click.echo(f"nbnumba: error: CUDA: {type(exc).__name__}: {first}", err=True)
-        return EXIT_CUDA_ERROR
-    return int(status or 0)
+        return ExitStatus.CUDA_ERROR
+    return ExitStatus.OK
+
+
+def _print(line):
+    sys.stdout.write(line + "\n")
+
+
+class _ProgressBar:
+    """The render's progress on stderr (C prints "N% done" lines instead): a click progress bar over
+    detector rows, shown once a render has taken longer than ``DELAY`` seconds, and only on a
+    terminal."""
+    DELAY = 0.5
+
+    def __init__(self):
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._bar = None
+
+    def __call__(self, done_rows, total_rows):
+        if self._bar is None:
+            if self._clock() - self._start < self.DELAY or done_rows >= total_rows:
+                return
+            self._bar = click.progressbar(length=total_rows, label="rendering", file=sys.stderr)
+            self._bar.__enter__()
+            self._done = 0
+        self._bar.update(done_rows - self._done)
+        self._done = done_rows
+        if done_rows >= total_rows:
+            self.close()
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def progress_meter(params):
+    """A progress callback for the render, or None: off with -noprogress, with -printout (as in C)
+    and when stderr is not a terminal."""
+    if not params.progress_meter or params.printout or not sys.stderr.isatty():
+        return None
+    return _ProgressBar()
 
 
 class PassThroughCommand(click.Command):
@@ -144,7 +175,7 @@ class PassThroughCommand(click.Command):
 def main(argv):
     """Simulate an X-ray diffraction image, as nanoBragg.c does (see ``nbnumba -h`` for the flags)."""
     _skip_scipy_blas()
-    sys.exit(main_argv(list(argv)))
+    sys.exit(int(main_argv(list(argv))))
 
 
 def _skip_scipy_blas():

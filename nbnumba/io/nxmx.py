@@ -52,10 +52,10 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io import atomic
-from nbnumba.params import HDF5_COMPRESSIONS
+from nbnumba.constants import Compression
 
 #: the ``compression`` choices: gzip, bitshuffle, none
-COMPRESSIONS = HDF5_COMPRESSIONS
+COMPRESSIONS = Compression.values()
 #: the ``dtype`` choices: the noiseless float image, the noise image (photon counts + ADC offset)
 DTYPES = ("float32", "int32")
 INT32_MAX = 2**31 - 1
@@ -243,7 +243,7 @@ class NXmxWriter:
         return len(self._phi_start)
 
     def _write_static(self, setup, options):
-        from nbnumba import __version__
+        from nbnumba._version import __version__
         g = self.geometry
         f = self._file
         slow, fast = g["data_size"]

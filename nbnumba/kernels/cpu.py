@@ -4,57 +4,51 @@ rows like the C program's OpenMP loop. ``make_cpu_kernel(flags)`` specialises it
 Threads share nothing but the read-only inputs: each row writes its own pixels and its own
 ``omega_rows`` entry (no shared counter or maximum)."""
 import time
-import types
-from collections import namedtuple
 from functools import lru_cache
 
 import numpy as np
 from numba import njit, prange
 
-from .._jit import JIT_OPTIONS
-from .pixel import INTERP_CUT, INTERP_OFF, INTERP_ON, flags_tag, make_pixel_function, pixel_task
-from .types import KernelFlags
+from nbnumba._jit import JIT_OPTIONS
+from nbnumba.kernels.pixel import make_pixel_function, pixel_task
+from nbnumba.kernels.specialise import specialise
+from nbnumba.kernels.types import KernelFlags
 
-#: ``render`` renders rows [row_start, row_end); ``pixel`` is the pixel function (serial entry,
-#: e.g. for -printout with a ``types.TRACE_LEN`` trace array)
-CpuKernel = namedtuple("CpuKernel", ["render", "pixel"])
-
-_PIXEL = None  # see make_cpu_kernel
+_PIXEL = None  # bound by make_cpu_kernel (kernels.specialise)
 
 
 @lru_cache(maxsize=None)
-def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
+def make_cpu_kernel(flags: KernelFlags):
     """Compile (once per flag set) the row-block kernel.
 
-    ``render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, sc, vectors,
-    xtal, sources, cells_first, cells_carry, fhkl)`` renders every pixel of rows [row_start,
-    row_end) that is inside the ROI/mask with row-major index ``>= sc.start_pixel``, and writes
-    ``floatimage``, per-row solid-angle sums, when interpolating the first interpolation failure of
-    each pixel, and with the phi carryover whether a pixel evaluated any phi step (see
-    ``nbnumba.simulation``)."""
+    ``render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc,
+    vectors, xtal, sources, cells_first, cells_carry, fhkl)`` renders every pixel of rows
+    [row_start, row_end) that is inside the ROI/mask with row-major index ``>= passes.start_pixel``,
+    and writes ``floatimage``, per-row solid-angle sums, when interpolating the first interpolation
+    failure of each pixel, and with the phi carryover whether a pixel evaluated any phi step (see
+    ``nbnumba.render.serial_order``)."""
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
     # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
     # function it calls is chosen by all of them)
     FLAGS = tuple(int(v) for v in flags)
 
-    def render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, sc, vectors, xtal,
-               sources, cells_first, cells_carry, fhkl):
+    def render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc, vectors,
+               xtal, sources, cells_first, cells_carry, fhkl):
         _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
-        no_trace = np.empty(0)
         for spixel in prange(row_start, row_end):
-            if spixel < sc.roi_ymin or spixel > sc.roi_ymax:
+            if spixel < passes.roi_ymin or spixel > passes.roi_ymax:
                 continue
             omega_row = 0.0
             for fpixel in range(fpixels):
-                go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, sc, mask, INTERPOLATE,
+                go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
                                                            CARRYOVER)
                 if not go:
                     continue
                 value, omega_sum, first_event, any_loop = _PIXEL(
-                    spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first,
-                    cells_carry, fhkl, no_trace)
+                    spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
+                    sources, cells_first, cells_carry, fhkl)
                 omega_row += omega_sum
                 floatimage[spixel, fpixel] = np.float32(value)
                 if INTERPOLATE:
@@ -63,22 +57,17 @@ def make_cpu_kernel(flags: KernelFlags) -> CpuKernel:
                     evaluated[spixel, fpixel] = any_loop
             omega_rows[spixel] = omega_row
 
-    # The pixel function reaches ``render`` as a global, not a closure variable: numba's cache keys a
-    # closure on the pickled cell contents, and a dispatcher pickles differently in every process
-    # (it would recompile every run). The flags, which select the pixel function, stay in the closure.
-    pixel = make_pixel_function(flags)
-    namespace = dict(globals(), _PIXEL=pixel)
-    render = types.FunctionType(render.__code__, namespace, render.__name__, render.__defaults__, render.__closure__)
-    render.__name__ = render.__qualname__ = "render_" + flags_tag(flags)  # see make_pixel_function
-    return CpuKernel(render=njit(parallel=True, **JIT_OPTIONS)(render), pixel=pixel)
+    render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags))
+    return njit(parallel=True, **JIT_OPTIONS)(render)
 
 
 class CpuRenderer:
     """One image's buffers in host memory and the CPU kernel over them; the interface
-    ``simulation._render`` drives (``kernels.cuda.CudaRenderer`` is its GPU twin)."""
+    ``nbnumba.render.serial_order`` drives (``kernels.cuda.CudaRenderer`` is its GPU twin)."""
 
     def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
-        self._render = make_cpu_kernel(flags).render
+        self.shape = shape
+        self._render = make_cpu_kernel(flags)
         self._inputs = (mask, vectors, xtal, sources, cells_first, cells_carry, fhkl)
         self.floatimage = np.zeros(shape, np.float32)
         self.omega_rows = np.zeros(shape[0])
@@ -87,14 +76,14 @@ class CpuRenderer:
         #: seconds spent in the kernel so far (compilation on first use included)
         self.kernel_seconds = 0.0
 
-    def run(self, sc, row_start, row_end, keep_omega=True):
-        """Render rows [row_start, row_end) with scalars ``sc``; the solid-angle sums are kept only
-        with ``keep_omega`` (the first pass)."""
+    def run(self, passes, sc, row_start, row_end, keep_omega=True):
+        """Render rows [row_start, row_end) of the pass ``passes`` with physics scalars ``sc``; the
+        solid-angle sums are kept only with ``keep_omega`` (the first pass)."""
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self.omega_rows if keep_omega else np.zeros(self.floatimage.shape[0])
         start = time.perf_counter()
-        self._render(row_start, row_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, sc,
-                     vectors, xtal, sources, cells_first, cells_carry, fhkl)
+        self._render(row_start, row_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, passes,
+                     sc, vectors, xtal, sources, cells_first, cells_carry, fhkl)
         self.kernel_seconds += time.perf_counter() - start
 
     def evaluated(self):
@@ -108,4 +97,4 @@ class CpuRenderer:
         return self.floatimage, self.omega_rows
 
 
-__all__ = ["CpuKernel", "CpuRenderer", "make_cpu_kernel", "INTERP_CUT", "INTERP_OFF", "INTERP_ON"]
+__all__ = ["CpuRenderer", "make_cpu_kernel"]

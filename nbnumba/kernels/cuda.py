@@ -5,7 +5,7 @@ twin of ``kernels.cpu``. The same ``pixel_task`` decides what a pixel does in a 
 the device. ``make_cuda_kernel(flags)`` specialises the kernel at compile time (one per flag set);
 ``CudaRenderer`` holds one image's device buffers.
 
-Imported only when a run asks for the GPU (``nbnumba.device``); importing it imports numba-cuda.
+Imported only when a run asks for the GPU (``nbnumba.render.device``); importing it imports numba-cuda.
 
 Differences from the CPU kernel, none of which changes what is computed:
 - each thread writes its pixel's solid-angle sum to a per-pixel buffer; a second kernel sums each
@@ -15,7 +15,6 @@ Differences from the CPU kernel, none of which changes what is computed:
   compare to 1e-9 of the maximum; the image is stored as float32)."""
 import math
 import os
-import types
 import weakref
 from collections import namedtuple
 from functools import lru_cache
@@ -24,10 +23,11 @@ import numpy as np
 from numba import cuda
 from numba.core import config
 
-from .._jit import CUDA_JIT_OPTIONS, install_locator
-from ..errors import InputError
-from .pixel import flags_tag, make_pixel_function, pixel_task
-from .types import KernelFlags
+from nbnumba._jit import CUDA_JIT_OPTIONS, install_locator
+from nbnumba.errors import InputError
+from nbnumba.kernels.pixel import make_pixel_function, pixel_task
+from nbnumba.kernels.specialise import specialise
+from nbnumba.kernels.types import KernelFlags
 
 #: threads per block of the pixel kernel (1D over the pixels of a block of rows);
 #: $NBNUMBA_CUDA_THREADS_PER_BLOCK overrides it (a tuning knob: the image does not depend on it)
@@ -38,7 +38,7 @@ MAX_REGISTERS = int(os.environ.get("NBNUMBA_CUDA_MAX_REGISTERS") or 0) or None
 
 CudaKernel = namedtuple("CudaKernel", ["render", "omega_row_sums"])
 
-_PIXEL = None  # see make_cuda_kernel
+_PIXEL = None  # bound by make_cuda_kernel (kernels.specialise)
 _TASK = None
 
 
@@ -58,7 +58,7 @@ def cuda_jit_options():
     options = dict(CUDA_JIT_OPTIONS)
     if options["cache"] and not config.ENABLE_CUDASIM:
         try:
-            from numba.cuda.core import caching
+            from numba.cuda.core import caching  # noqa: PLC0415 -- numba-cuda's private API: guarded
             install_locator(caching)
         except (ImportError, AttributeError, TypeError):
             options["cache"] = False
@@ -70,17 +70,19 @@ def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
     """Compile (once per flag set) the pixel kernel and the row-sum kernel.
 
     ``render[blocks, THREADS_PER_BLOCK](row_start, row_end, floatimage, omega_pixels,
-    interp_event, evaluated, mask, sc, vectors, xtal, sources, cells_first, cells_carry, fhkl,
-    no_trace)`` renders rows [row_start, row_end) with one thread per pixel: what
+    interp_event, evaluated, mask, passes, sc, vectors, xtal, sources, cells_first, cells_carry,
+    fhkl)`` renders rows [row_start, row_end) with one thread per pixel: what
     ``kernels.cpu``'s ``render`` does, with each pixel's solid-angle sum in ``omega_pixels``
     (skipped when it has no rows). ``omega_row_sums[blocks, threads](omega_pixels, row_start,
     row_end, omega_rows)`` then sums rows in pixel order."""
+    if flags.trace:
+        raise ValueError("the CUDA kernel never traces (-printout is traced on the CPU)")
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
     FLAGS = tuple(int(v) for v in flags)
 
-    def render(row_start, row_end, floatimage, omega_pixels, interp_event, evaluated, mask, sc, vectors, xtal,
-               sources, cells_first, cells_carry, fhkl, no_trace):
+    def render(row_start, row_end, floatimage, omega_pixels, interp_event, evaluated, mask, passes, sc, vectors,
+               xtal, sources, cells_first, cells_carry, fhkl):
         _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
         index = cuda.grid(1)
@@ -88,12 +90,12 @@ def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
             return
         spixel = row_start + index // fpixels
         fpixel = index - (spixel - row_start) * fpixels
-        go, interpolating, first_loop = _TASK(spixel, fpixel, fpixels, sc, mask, INTERPOLATE, CARRYOVER)
+        go, interpolating, first_loop = _TASK(spixel, fpixel, fpixels, passes, mask, INTERPOLATE, CARRYOVER)
         if not go:
             return
         value, omega_sum, first_event, any_loop = _PIXEL(
-            spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first, cells_carry,
-            fhkl, no_trace)
+            spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal, sources,
+            cells_first, cells_carry, fhkl)
         floatimage[spixel, fpixel] = np.float32(value)
         if omega_pixels.shape[0] > 0:
             omega_pixels[spixel, fpixel] = omega_sum
@@ -106,11 +108,7 @@ def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
     task = pixel_task
     if config.ENABLE_CUDASIM:
         pixel, task = _host_arrays(pixel), _host_arrays(pixel_task)
-    # as in kernels.cpu: the pixel function reaches the kernel as a global (cacheable), the flags
-    # stay in its closure, and its name carries the flags
-    namespace = dict(globals(), _PIXEL=pixel, _TASK=task)
-    render = types.FunctionType(render.__code__, namespace, render.__name__, render.__defaults__, render.__closure__)
-    render.__name__ = render.__qualname__ = "cuda_render_" + flags_tag(flags)
+    render = specialise(render, flags, "cuda_render", _PIXEL=pixel, _TASK=task)
     options = dict(cuda_jit_options())
     if MAX_REGISTERS and not config.ENABLE_CUDASIM:
         # a tuning run: not cached (numba-cuda's cache index does not key on the register cap)
@@ -173,7 +171,7 @@ DEVICE_INPUTS = _DeviceInputs()
 
 class CudaRenderer:
     """One image's device buffers and the CUDA kernel over them; the interface
-    ``simulation._render`` drives, as ``kernels.cpu.CpuRenderer``. Inputs go to the GPU once (the
+    ``nbnumba.render.serial_order`` drives, as ``kernels.cpu.CpuRenderer``. Inputs go to the GPU once (the
     HKL table and rotation tables once per batch while the host arrays live), results come back
     once in ``result()``; the buffers are freed with the renderer."""
 
@@ -182,7 +180,7 @@ class CudaRenderer:
         check_gpu_memory(pixels * (4 + 8 + 4 * flags.interpolate + flags.phi_carryover) + mask.nbytes
                          + cells_first.nbytes + cells_carry.nbytes + fhkl.nbytes + sources.nbytes)
         self._kernel = make_cuda_kernel(flags)
-        self._shape = shape
+        self.shape = shape
         self._inputs = (DEVICE_INPUTS.get(mask), cuda.to_device(vectors), xtal, cuda.to_device(sources),
                         DEVICE_INPUTS.get(cells_first), DEVICE_INPUTS.get(cells_carry), DEVICE_INPUTS.get(fhkl))
         self._floatimage = cuda.to_device(np.zeros(shape, np.float32))
@@ -191,7 +189,6 @@ class CudaRenderer:
         self._no_omega = cuda.to_device(np.zeros((0, 0)))
         self._interp_event = cuda.to_device(np.full(shape if flags.interpolate else (0, 0), -1, np.int32))
         self._evaluated = cuda.to_device(np.zeros(shape if flags.phi_carryover else (0, 0), np.uint8))
-        self._no_trace = cuda.to_device(np.zeros(0))
         self._kernel_ms = 0.0
 
     @property
@@ -199,17 +196,17 @@ class CudaRenderer:
         """GPU time of the kernels so far (CUDA events around the launches; no transfers)."""
         return self._kernel_ms / 1000.0
 
-    def run(self, sc, row_start, row_end, keep_omega=True):
+    def run(self, passes, sc, row_start, row_end, keep_omega=True):
         """Render rows [row_start, row_end) and wait for the GPU (the caller reports progress
         between calls)."""
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self._omega_pixels if keep_omega else self._no_omega
-        pixels = (row_end - row_start) * self._shape[1]
+        pixels = (row_end - row_start) * self.shape[1]
         start, stop = cuda.event(), cuda.event()
         start.record()
         self._kernel.render[_blocks(pixels), THREADS_PER_BLOCK](
-            row_start, row_end, self._floatimage, omega, self._interp_event, self._evaluated, mask, sc, vectors,
-            xtal, sources, cells_first, cells_carry, fhkl, self._no_trace)
+            row_start, row_end, self._floatimage, omega, self._interp_event, self._evaluated, mask, passes, sc,
+            vectors, xtal, sources, cells_first, cells_carry, fhkl)
         if keep_omega:
             rows = row_end - row_start
             self._kernel.omega_row_sums[_blocks(rows), THREADS_PER_BLOCK](

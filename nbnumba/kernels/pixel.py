@@ -14,14 +14,47 @@ from functools import lru_cache
 
 from numba import njit
 
-from .._jit import JIT_OPTIONS
-from . import physics as ph
-from .types import (A_STAR, B_STAR, BEAM, C_STAR, FDET, ODET, PIX0, POLAR, SDET, TRACE_CAPTURE,
-                    TRACE_CELL_TABLE, TRACE_F_CELL, TRACE_F_LATT, TRACE_FAIL_H, TRACE_FAIL_H0, TRACE_FAIL_K,
-                    TRACE_FAIL_K0, TRACE_FAIL_L, TRACE_FAIL_L0, TRACE_H, TRACE_H0, TRACE_I, TRACE_K,
-                    TRACE_K0, TRACE_L, TRACE_L0, TRACE_MOS_TIC, TRACE_OMEGA, TRACE_PHI_TIC, TRACE_PIXEL,
-                    TRACE_POLAR, TRACE_POS_X, TRACE_POS_Y, TRACE_POS_Z, TRACE_STOL, KernelFlags)
-
+from nbnumba._jit import JIT_OPTIONS
+from nbnumba.kernels import physics as ph
+from nbnumba.kernels.specialise import specialise
+from nbnumba.kernels.types import (
+    A_STAR,
+    B_STAR,
+    BEAM,
+    C_STAR,
+    FDET,
+    ODET,
+    PIX0,
+    POLAR,
+    SDET,
+    TRACE_CAPTURE,
+    TRACE_CELL_TABLE,
+    TRACE_F_CELL,
+    TRACE_F_LATT,
+    TRACE_FAIL_H,
+    TRACE_FAIL_H0,
+    TRACE_FAIL_K,
+    TRACE_FAIL_K0,
+    TRACE_FAIL_L,
+    TRACE_FAIL_L0,
+    TRACE_H,
+    TRACE_H0,
+    TRACE_I,
+    TRACE_K,
+    TRACE_K0,
+    TRACE_L,
+    TRACE_L0,
+    TRACE_MOS_TIC,
+    TRACE_OMEGA,
+    TRACE_PHI_TIC,
+    TRACE_PIXEL,
+    TRACE_POLAR,
+    TRACE_POS_X,
+    TRACE_POS_Y,
+    TRACE_POS_Z,
+    TRACE_STOL,
+    KernelFlags,
+)
 
 #: ``interpolating`` argument of the pixel function
 INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
@@ -29,14 +62,15 @@ INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
 
 @lru_cache(maxsize=None)
 def make_pixel_function(flags: KernelFlags):
-    """Compile (once per flag set) ``pixel(spixel, fpixel, first_loop, interpolating, sc, vectors,
-    xtal, sources, cells_first, cells_carry, fhkl, trace)``.
+    """Compile (once per flag set) ``pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc,
+    vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace])``.
 
     ``first_loop``: c-parity, this pixel holds the image's first phi loop (starts from
     ``cells_first``); ``interpolating``: INTERP_OFF, INTERP_ON, or INTERP_CUT (the pixel where C's
-    run-wide switch-off happened: on for its first ``sc.interp_cut_eval`` evaluations).
-    ``trace``: float64 array; when its length is > 0 (``types.TRACE_LEN``) the function records the
-    -printout values of the pixel's last evaluated sample there.
+    run-wide switch-off happened: on for its first ``cut_eval`` evaluations).
+    ``trace`` (only with ``flags.trace``, a compile-time variant the CPU compiles for -printout):
+    a float64 array of ``types.TRACE_LEN`` where the function records the -printout values of the
+    pixel's last evaluated sample. Without ``flags.trace`` the tracing code is not compiled.
 
     Returns ``(value, omega_sum, first_event, any_loop)``: the pixel's photons (float64, before the
     float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
@@ -49,10 +83,10 @@ def make_pixel_function(flags: KernelFlags):
     OS_OMEGA = flags.oversample_omega
     CURVED = flags.curved_detector
     POINT_PIXEL = flags.point_pixel
+    TRACE = flags.trace
 
-    def pixel(spixel, fpixel, first_loop, interpolating, sc, vectors, xtal, sources, cells_first, cells_carry,
-              fhkl, trace):
-        tracing = trace.shape[0] > 0
+    def pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc, vectors, xtal, sources, cells_first,
+              cells_carry, fhkl, trace=None):
         phisteps = cells_carry.shape[0]
         mosaic_domains = cells_carry.shape[1]
         nsources = sources.shape[0]
@@ -103,7 +137,7 @@ def make_pixel_function(flags: KernelFlags):
                         v = ph.scale(beam, sc.distance)
                         v = ph.rotate_axis(v, sdet, pixel_pos[1] / sc.distance)
                         pixel_pos = ph.rotate_axis(v, fdet, pixel_pos[2] / sc.distance)
-                    if tracing:
+                    if TRACE:
                         trace[TRACE_POS_X] = pixel_pos[0]
                         trace[TRACE_POS_Y] = pixel_pos[1]
                         trace[TRACE_POS_Z] = pixel_pos[2]
@@ -122,7 +156,7 @@ def make_pixel_function(flags: KernelFlags):
                                       (diffracted[1] - incident[1]) / lam,
                                       (diffracted[2] - incident[2]) / lam)
                         stol = 0.5 * ph.magnitude(scattering)
-                        if tracing:
+                        if TRACE:
                             trace[TRACE_STOL] = stol
                         if sc.dmin > 0.0 and stol > 0.0:
                             if sc.dmin > 0.5 / stol:
@@ -152,7 +186,7 @@ def make_pixel_function(flags: KernelFlags):
                                 else:
                                     F_latt = ph.lattice_factor(SHAPE, h, k, l, h0, k0, l0, Na, Nb, Nc, xtal.fudge,
                                                                a_star, b_star, c_star)
-                                if tracing:
+                                if TRACE:
                                     trace[TRACE_H] = h
                                     trace[TRACE_K] = k
                                     trace[TRACE_L] = l
@@ -167,13 +201,13 @@ def make_pixel_function(flags: KernelFlags):
                                     continue
                                 interp_here = False
                                 if INTERPOLATE and interpolating > 0:
-                                    if interpolating == INTERP_ON or eval_count < sc.interp_cut_eval:
+                                    if interpolating == INTERP_ON or eval_count < cut_eval:
                                         if ph.interpolation_out_of_range(
                                                 h, k, l, xtal.h_min, xtal.k_min, xtal.l_min,
                                                 xtal.h_range, xtal.k_range, xtal.l_range):
                                             if first_event < 0:
                                                 first_event = eval_count
-                                                if tracing:
+                                                if TRACE:
                                                     trace[TRACE_FAIL_H] = h
                                                     trace[TRACE_FAIL_K] = k
                                                     trace[TRACE_FAIL_L] = l
@@ -189,7 +223,7 @@ def make_pixel_function(flags: KernelFlags):
                                     F_cell = ph.nearest_F(fhkl, xtal.hkls, h0, k0, l0, xtal.h_min,
                                                           xtal.h_max, xtal.k_min, xtal.k_max,
                                                           xtal.l_min, xtal.l_max, xtal.default_F)
-                                if tracing:
+                                if TRACE:
                                     trace[TRACE_F_CELL] = F_cell
                                 I += F_cell * F_cell * F_latt * F_latt
                                 if OS_THICK:
@@ -209,7 +243,7 @@ def make_pixel_function(flags: KernelFlags):
             test *= polar
         if not OS_OMEGA:
             test *= omega_pixel
-        if tracing:
+        if TRACE:
             trace[TRACE_I] = I
             trace[TRACE_POLAR] = polar
             trace[TRACE_OMEGA] = omega_pixel
@@ -217,18 +251,16 @@ def make_pixel_function(flags: KernelFlags):
             trace[TRACE_PIXEL] = test
         return test, omega_sum, first_event, any_loop
 
-    # a name per flag set: cached code keeps its symbol names, and two specialisations compiled in
-    # different processes under one name would collide when a third process loads both
-    pixel.__name__ = pixel.__qualname__ = "pixel_" + flags_tag(flags)
-    return njit(**JIT_OPTIONS)(pixel)
+    return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel"))
 
 
 @njit(**JIT_OPTIONS)
 def pixel_task(spixel, fpixel, fpixels, sc, mask, interpolate, carryover):
     """Whether a kernel renders pixel (spixel, fpixel) in this pass, and how: ``(render,
-    interpolating, first_loop)``, the pixel function's arguments. Shared by the CPU and CUDA kernels
-    (``interpolate``/``carryover``: the kernel's compile-time flags). A pixel is rendered when it is
-    inside the ROI, not masked (``mask`` of shape (0, 0): no mask) and at or after
+    interpolating, first_loop)``, the pixel function's arguments. The one place this is decided: the
+    CPU and CUDA kernels and the serial trace (``nbnumba.render.plan``) call it (``sc``: the pass's
+    ``types.PassArgs``; ``interpolate``/``carryover``: the kernel's compile-time flags). A pixel is
+    rendered when it is inside the ROI, not masked (``mask`` of shape (0, 0): no mask) and at or after
     ``sc.start_pixel`` in row-major order."""
     imgidx = spixel * fpixels + fpixel
     if (spixel < sc.roi_ymin or spixel > sc.roi_ymax or fpixel < sc.roi_xmin or fpixel > sc.roi_xmax
@@ -245,7 +277,3 @@ def pixel_task(spixel, fpixel, fpixels, sc, mask, interpolate, carryover):
             interpolating = INTERP_CUT
     return True, interpolating, carryover and imgidx == sc.first_eval_pixel
 
-
-def flags_tag(flags: KernelFlags) -> str:
-    """The flag values as a name suffix, e.g. ``0_0_1_0_0_0_0_0``."""
-    return "_".join(str(int(v)) for v in flags)

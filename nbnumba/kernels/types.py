@@ -12,15 +12,20 @@ KernelFlags = namedtuple("KernelFlags", [
     "oversample_omega",
     "curved_detector",
     "point_pixel",
-])
+    "trace",              # record -printout values in a trace array (CPU only: the GPU kernel never traces)
+], defaults=(False,))
 
-#: per-run scalars of the pixel loop
-ScalarArgs = namedtuple("ScalarArgs", [
+#: pass control: which pixels a kernel launch renders and how (``nbnumba.render.serial_order``)
+PassArgs = namedtuple("PassArgs", [
     "roi_xmin", "roi_xmax", "roi_ymin", "roi_ymax",
     "start_pixel",        # render only pixels with row-major index >= this
     "first_eval_pixel",   # c-parity: the pixel holding the image's first phi evaluation
-    "interp_cut_pixel",   # interpolation: pixels above this use nearest-neighbour F ...
+    "interp_cut_pixel",   # interpolation: pixels after this use nearest-neighbour F ...
     "interp_cut_eval",    # ... and this pixel from this evaluation on
+])
+
+#: per-run physics scalars of the pixel loop
+ScalarArgs = namedtuple("ScalarArgs", [
     "oversample", "subpixel_size", "pixel_size",
     "detector_thicksteps", "detector_thickstep", "detector_thick", "detector_mu",
     "distance", "close_distance",

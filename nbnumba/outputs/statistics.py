@@ -3,9 +3,11 @@
 pass in the C program's order and precision. It runs no BLAS: numpy's ``dot`` would start OpenBLAS's
 threads, whose spinning after each call slowed the next image's kernel in a batch by up to 2x on 2
 cores."""
+import math
+
 from numba import njit
 
-from ._jit import JIT_OPTIONS
+from nbnumba._jit import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -44,3 +46,21 @@ def image_sums(floatimage, rendered, roi):
                 deviation_sqr += deviation * deviation
                 roi_count += 1
     return count, total, total_sqr, max_I, max_index, roi_count, deviation_sqr
+
+
+def image_statistics(floatimage, setup):
+    """C's statistics over the rendered pixels (L3091-3134) of a ``nbnumba.setup.Setup``: max_I and
+    where (metres, the centre of the pixel's last sub-pixel, as C reports it), mean, rms, rmsd."""
+    count, total, total_sqr, max_I, max_idx, n_roi, deviation_sqr = image_sums(
+        floatimage, setup.rendered(), setup.roi_mask())
+    max_pos = (0.0, 0.0)
+    if max_idx >= 0:
+        spixel, fpixel = divmod(max_idx, setup.detector.fpixels)
+        oversample = setup.sampling.oversample
+        sub = setup.detector.pixel_size / oversample
+        last = oversample - 1
+        max_pos = (sub * (fpixel * oversample + last) + sub / 2.0, sub * (spixel * oversample + last) + sub / 2.0)
+    avg = total / max(count, 1)
+    rms = math.sqrt(total_sqr / (max(count, 2) - 1))
+    rmsd = math.sqrt(deviation_sqr / (max(n_roi, 2) - 1))
+    return dict(max_I=max_I, max_I_x=max_pos[0], max_I_y=max_pos[1], mean=avg, rms=rms, rmsd=rmsd)

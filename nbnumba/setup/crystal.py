@@ -7,16 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .kernels.physics import cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale
-from .params import RTD, Params
-from .rng import umat2misset
+from nbnumba.constants import DBL_MIN, RTD
+from nbnumba.errors import InputError
+from nbnumba.kernels.physics import cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale
+from nbnumba.params import Params
+from nbnumba.rng import umat2misset
 
 _INT_MAX = 2**31 - 1
 _BAD_CELL = ("-cell: the cell a b c alpha beta gamma has %s cell vectors; expected positive edges (Angstrom) "
              "that are neither tiny nor huge and angles that can close a cell")
 
-DBL_MIN = 2.2250738585072014e-308
 
 
 def _rescale(v, new_magnitude):

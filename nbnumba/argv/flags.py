@@ -7,8 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from nbnumba.constants import RTD, Compression, Convention, CrystalShape, Device, PhiCarryover, Pivot
 from nbnumba.errors import InputError
-from nbnumba.params import DEVICES, HDF5_COMPRESSIONS, PHI_CARRYOVER_MODES, RTD, Params
+from nbnumba.params import Params
 
 #: value kinds; parse.py turns argv tokens into values of these kinds
 SWITCH = "switch"  # no value
@@ -45,40 +46,40 @@ GROUPS = (G_CRYSTAL, G_DETECTOR, G_SIZE, G_SAMPLING, G_SOURCE, G_MOSAIC, G_ROTAT
           G_OUTPUT, G_FLUENCE, G_SWITCHES, G_VECTORS, G_IGNORED, G_PORT)
 
 
+# Unit converters, each nanoBragg.c's own expression: pairs that look redundant (``* 1e-6`` and
+# ``/ 1e6``, ``/ 1.0e10`` and ``* 1e-10``) differ in the last bit for some inputs and are kept
+# apart for bit-parity with C. Do not "tidy" them.
+
 def _mm(x):
-    return x / 1000.0
+    return x / 1000.0  # C L614, L731, L783, L812, ...: atof(...)/1000.0
 
 
 def _mrad(x):
-    return x / 1000.0
+    return x / 1000.0  # C L895-915: divergence atof(...)/1000.0
 
 
 def _deg(x):
-    return x / RTD
+    return x / RTD  # C L545, L766, L879, L941, ...: atof(...)/RTD
 
 
 def _angstrom(x):
-    return x / 1.0e10
+    return x / 1.0e10  # C L855: lambda0 = atof(...)/1.0e10 (not * 1e-10: bit-parity)
 
 
 def _percent(x):
-    return x / 100.0
+    return x / 100.0  # C L887: dispersion = atof(...)/100.0
 
 
 def _micron(x):
-    return x * 1e-6
+    return x * 1e-6  # C L754: detector_thick = atof(...)*1e-6 (not / 1e6: bit-parity)
 
 
 def _water_micron(x):
-    return x / 1e6
+    return x / 1e6  # C L1113: water_size = atof(...)/1e6 (not * 1e-6: bit-parity)
 
 
 def _dmin(x):
-    return x * 1e-10
-
-
-def _negate(x):
-    return -x
+    return x * 1e-10  # C L957: dmin = atof(...)*1e-10 (not / 1e10: bit-parity)
 
 
 def _as_float(x):
@@ -88,7 +89,7 @@ def _as_float(x):
 def _energy(ev):
     if ev == 0.0:
         raise InputError("-energy: expected a non-zero photon energy (eV)")
-    return (12398.42 / ev) / 1.0e10
+    return (12398.42 / ev) / 1.0e10  # C L859, in C's order (bit-parity)
 
 
 def _set_cell(p: Params, values) -> None:
@@ -114,7 +115,7 @@ def _set_detector_abs(p: Params, values) -> None:
         p.detector_thick = 0.0
         p.detector_mu = 0.0
     else:
-        p.detector_mu = 1.0 / (x * 1e-6)
+        p.detector_mu = 1.0 / (x * 1e-6)  # C L749, in C's order (bit-parity)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def _nonzero_vector(name, field):
 def _vector(name, help, direction=True, **kw):
     if direction:
         kw["action"] = _nonzero_vector(name, kw["sets"][0])
-    return Flag(name, G_VECTORS, FLOAT, help, metavar="X Y Z", nargs=3, convention="custom", **kw)
+    return Flag(name, G_VECTORS, FLOAT, help, metavar="X Y Z", nargs=3, convention=Convention.CUSTOM, **kw)
 
 
 _PIX0_NOTE = ("the vector is ignored, as in nanoBragg.c, which recomputes pix0 from the beam centre; "
@@ -225,12 +226,12 @@ FLAGS: tuple[Flag, ...] = (
             "peaks (default: on if the crystal is under 3 cells wide)", also=(("interpolate", 1),)),
     _switch("-nointerpolate", G_CRYSTAL, "disable structure-factor interpolation", also=(("interpolate", 0),)),
     _int("-misset_seed", G_CRYSTAL, "random seed for -misset random (default: time-based)", metavar="SEED",
-         sets=("misset_seed",), convert=_negate),
+         sets=("misset_seed",)),
     # --- detector ---
     _float("-distance", G_DETECTOR, "distance from the sample to the beam spot on the detector (mm); sets "
-           "pivot beam", "MM", sets=("distance",), convert=_mm, pivot="beam"),
+           "pivot beam", "MM", sets=("distance",), convert=_mm, pivot=Pivot.BEAM),
     _float("-close_distance", G_DETECTOR, "perpendicular distance from the sample to the detector plane (mm); "
-           "sets pivot sample", "MM", sets=("close_distance",), convert=_mm, pivot="sample"),
+           "sets pivot sample", "MM", sets=("close_distance",), convert=_mm, pivot=Pivot.SAMPLE),
     _float("-detsize", G_DETECTOR, "detector size along both axes (mm; default: 102.4)", "MM",
            sets=("detsize_f", "detsize_s"), convert=_mm),
     _float("-detsize_f", G_DETECTOR, "detector size along the fast axis (mm)", "MM", sets=("detsize_f",),
@@ -256,32 +257,32 @@ FLAGS: tuple[Flag, ...] = (
     _int("-detector_thicksteps", G_DETECTOR, "number of sensor layers (default: auto)",
          aliases=("-thicksteps",), sets=("detector_thicksteps",)),
     _float("-Xbeam", G_DETECTOR, "fast coordinate of the direct-beam spot in the convention's frame (mm; "
-           "default: centre); sets pivot beam", "MM", sets=("Xbeam",), convert=_mm, pivot="beam"),
+           "default: centre); sets pivot beam", "MM", sets=("Xbeam",), convert=_mm, pivot=Pivot.BEAM),
     _float("-Ybeam", G_DETECTOR, "slow coordinate of the direct-beam spot in the convention's frame (mm; "
-           "default: centre); sets pivot beam", "MM", sets=("Ybeam",), convert=_mm, pivot="beam"),
+           "default: centre); sets pivot beam", "MM", sets=("Ybeam",), convert=_mm, pivot=Pivot.BEAM),
     _float("-Xclose", G_DETECTOR, "fast coordinate of the point of the detector nearest the sample (mm); "
-           "sets pivot sample", "MM", sets=("Xclose",), convert=_mm, pivot="sample"),
+           "sets pivot sample", "MM", sets=("Xclose",), convert=_mm, pivot=Pivot.SAMPLE),
     _float("-Yclose", G_DETECTOR, "slow coordinate of the point of the detector nearest the sample (mm); "
-           "sets pivot sample", "MM", sets=("Yclose",), convert=_mm, pivot="sample"),
+           "sets pivot sample", "MM", sets=("Yclose",), convert=_mm, pivot=Pivot.SAMPLE),
     _switch("-mosflm", G_DETECTOR, "MOSFLM beam-centre convention (the default); sets pivot beam",
-            convention="mosflm", pivot="beam"),
-    _switch("-xds", G_DETECTOR, "XDS detector-origin convention; sets pivot sample", convention="xds",
-            pivot="sample"),
-    _switch("-adxv", G_DETECTOR, "ADXV beam-centre convention; sets pivot beam", convention="adxv",
-            pivot="beam"),
-    _switch("-denzo", G_DETECTOR, "DENZO beam-centre convention; sets pivot beam", convention="denzo",
-            pivot="beam"),
+            convention=Convention.MOSFLM, pivot=Pivot.BEAM),
+    _switch("-xds", G_DETECTOR, "XDS detector-origin convention; sets pivot sample", convention=Convention.XDS,
+            pivot=Pivot.SAMPLE),
+    _switch("-adxv", G_DETECTOR, "ADXV beam-centre convention; sets pivot beam", convention=Convention.ADXV,
+            pivot=Pivot.BEAM),
+    _switch("-denzo", G_DETECTOR, "DENZO beam-centre convention; sets pivot beam", convention=Convention.DENZO,
+            pivot=Pivot.BEAM),
     _switch("-dials", G_DETECTOR, "DIALS convention; sets pivot beam (as nanoBragg.c does)",
-            convention="dials", pivot="beam"),
+            convention=Convention.DIALS, pivot=Pivot.BEAM),
     _float("-ORGX", G_DETECTOR, "XDS-convention beam centre, fast (pixels); sets pivot sample", "PX",
-           sets=("ORGX",), pivot="sample"),
+           sets=("ORGX",), pivot=Pivot.SAMPLE),
     _float("-ORGY", G_DETECTOR, "XDS-convention beam centre, slow (pixels); sets pivot sample", "PX",
-           sets=("ORGY",), pivot="sample"),
+           sets=("ORGY",), pivot=Pivot.SAMPLE),
     Flag("-pivot", G_DETECTOR, CHOICE, "rotate the detector about the sample or about the direct-beam spot "
          "(the convention overrides it, except custom)", metavar="sample|beam", nargs=1,
-         choices=("sample", "beam"), sets=("detector_pivot",)),
+         choices=(Pivot.SAMPLE.value, Pivot.BEAM.value), sets=("detector_pivot",)),
     _float("-twotheta", G_DETECTOR, "rotation of the detector about the two-theta axis (degrees; default: 0); "
-           "sets pivot sample", "DEG", sets=("detector_twotheta",), convert=_deg, pivot="sample"),
+           "sets pivot sample", "DEG", sets=("detector_twotheta",), convert=_deg, pivot=Pivot.SAMPLE),
     _float("-detector_rotx", G_DETECTOR, "detector rotation about the lab x axis (degrees)", "DEG",
            sets=("detector_rotx",), convert=_deg),
     _float("-detector_roty", G_DETECTOR, "detector rotation about the lab y axis (degrees)", "DEG",
@@ -308,12 +309,12 @@ FLAGS: tuple[Flag, ...] = (
     _float("-sample_height", G_SIZE, "crystal size along z (mm)", "MM",
            aliases=("-sample_z", "-xtal_height", "-xtal_z", "-height"), sets=("sample_z",), convert=_mm),
     _switch("-square_xtal", G_SIZE, "parallelepiped crystal shape (the default)",
-            also=(("xtal_shape", "square"),)),
-    _switch("-round_xtal", G_SIZE, "ellipsoidal crystal shape", also=(("xtal_shape", "round"),)),
+            also=(("xtal_shape", CrystalShape.SQUARE),)),
+    _switch("-round_xtal", G_SIZE, "ellipsoidal crystal shape", also=(("xtal_shape", CrystalShape.ROUND),)),
     _switch("-gauss_xtal", G_SIZE, "Gaussian-shaped spots: no inter-Bragg maxima",
-            also=(("xtal_shape", "gauss"),)),
+            also=(("xtal_shape", CrystalShape.GAUSS),)),
     _switch("-tophat_spots", G_SIZE, "lattice transform clipped at its FWHM: no inter-Bragg maxima",
-            aliases=("-binary_spots",), also=(("xtal_shape", "tophat"),)),
+            aliases=("-binary_spots",), also=(("xtal_shape", CrystalShape.TOPHAT),)),
     _float("-fudge", G_SIZE, "factor on the shape-function argument of round, gauss and tophat crystals "
            "(default: 1)", "X", sets=("fudge",)),
     # --- sampling ---
@@ -369,7 +370,7 @@ FLAGS: tuple[Flag, ...] = (
     _int("-mosaic_domains", G_MOSAIC, "number of randomly oriented mosaic domains (default: 10 when "
          "-mosaic is set)", aliases=("-mosaic_dom",), sets=("mosaic_domains",)),
     _int("-mosaic_seed", G_MOSAIC, "random seed for the mosaic domains (default: 12345678)", metavar="SEED",
-         sets=("mosaic_seed",), convert=_negate),
+         sets=("mosaic_seed",)),
     # --- rotation ---
     _float("-phi", G_ROTATION, "starting rotation about the spindle axis (degrees; default: 0)", "DEG",
            sets=("phi0",), convert=_deg),
@@ -398,7 +399,7 @@ FLAGS: tuple[Flag, ...] = (
     _switch("-nopgm", G_OUTPUT, "do not write the PGM image", also=(("write_pgm", False),)),
     _switch("-nonoise", G_OUTPUT, "do not write the noise image", also=(("calculate_noise", False),)),
     _int("-seed", G_OUTPUT, "random seed for the noise image (default: time-based)", metavar="SEED",
-         sets=("seed",), convert=_negate),
+         sets=("seed",)),
     _switch("-printout", G_OUTPUT, "print per-pixel values to the screen", also=(("printout", True),)),
     _int("-printout_pixel", G_OUTPUT, "print the values of this one pixel only (fast, slow indices); "
          "implies -printout", metavar="F S", nargs=2, sets=("printout_fpixel", "printout_spixel"),
@@ -447,11 +448,12 @@ FLAGS: tuple[Flag, ...] = (
     # --- port-only ---
     Flag("--phi-carryover-mode", G_PORT, CHOICE, "spec (default): every phi step rotates the crystal afresh; "
          "c-parity: reproduce single-threaded nanoBragg.c, where a phi step of exactly 0 reuses the previous "
-         "phi evaluation's orientation", metavar="{spec,c-parity}", nargs=1, choices=PHI_CARRYOVER_MODES,
+         "phi evaluation's orientation", metavar="{spec,c-parity}", nargs=1, choices=PhiCarryover.values(),
          sets=("phi_carryover_mode",)),
     Flag("--device", G_PORT, CHOICE, "where the pixel kernel runs: auto (default; an NVIDIA GPU when numba-cuda "
          "finds one, else the CPU), cpu, or cuda (an error without a usable GPU; pip install 'nbnumba[cuda]'). "
-         "The run prints which on stdout", metavar="{auto,cpu,cuda}", nargs=1, choices=DEVICES, sets=("device",)),
+         "The run prints which on stdout", metavar="{auto,cpu,cuda}", nargs=1, choices=Device.values(),
+         sets=("device",)),
     _switch("--version", G_PORT, "print the nbnumba version and exit", status=COMMAND),
     _switch("-h", G_PORT, "print this help and exit", aliases=("--help",), status=COMMAND),
     _file("--hdf5", G_PORT, "also write the noiseless float image as NeXus NXmx HDF5 (float32; opens in DIALS: "
@@ -460,19 +462,9 @@ FLAGS: tuple[Flag, ...] = (
           "without the 16-bit clamp (same random numbers as -noisefile)", sets=("hdf5_noise_filename",)),
     Flag("--hdf5-compression", G_PORT, CHOICE, "compression of the --hdf5/--hdf5-noise images, one chunk per "
          "image: gzip (default), bitshuffle (LZ4; needs the hdf5plugin package) or none",
-         metavar="{gzip,bitshuffle,none}", nargs=1, choices=HDF5_COMPRESSIONS, sets=("hdf5_compression",)),
+         metavar="{gzip,bitshuffle,none}", nargs=1, choices=Compression.values(), sets=("hdf5_compression",)),
 )
 
 #: every name and alias -> its flag
 BY_NAME: dict[str, Flag] = {name: flag for flag in FLAGS for name in flag.names}
 
-
-def all_names() -> list[str]:
-    """Every flag name and alias, in table order.
-
-    Returns
-    -------
-    list of str
-        Canonical names and aliases, each once.
-    """
-    return list(BY_NAME)

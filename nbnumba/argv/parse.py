@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """nanoBragg.c's argument parsing (L398-1116) as a pure function: argv in, Params and warnings out.
-The rules are C's, flag by flag, except the deliberate deviations listed in ``DEVIATIONS``."""
+The rules are C's, flag by flag, except the deliberate deviations listed in ``DEVIATIONS``.
+
+No file I/O here: the -mask/-img headers that C applies before its flag loop are read by the caller's
+``read_image`` (``nbnumba.setup.inputs`` passes one; ``nbnumba.params_from_argv`` is the public entry)."""
 from __future__ import annotations
 
 import difflib
@@ -8,12 +11,12 @@ import math
 import re
 from typing import NamedTuple
 
-from nbnumba.cli.flags import (ABSORB, BY_NAME, CELL, CHOICE, COMMAND, FILE, FLOAT, IGNORED, INT, MISSET,
-                               SWITCH, Flag)
+from nbnumba.argv.flags import ABSORB, BY_NAME, CELL, CHOICE, COMMAND, FILE, IGNORED, INT, MISSET, SWITCH, Flag
+from nbnumba.constants import RTD
 from nbnumba.errors import InputError
-from nbnumba.io.smv import read_smv, value_of
+from nbnumba.io.smv import value_of
 from nbnumba.io.textcols import parse_number
-from nbnumba.params import RTD, Params
+from nbnumba.params import Params
 
 #: where this parser deliberately differs from nanoBragg.c, one line each
 DEVIATIONS: tuple[str, ...] = (
@@ -66,7 +69,7 @@ class Step(NamedTuple):
     values: tuple
 
 
-def params_from_argv(argv: list[str]) -> tuple[Params, list[str]]:
+def params_from_argv(argv: list[str], read_image) -> tuple[Params, list[str]]:
     """Parse nanoBragg command-line arguments into Params, as nanoBragg.c's argument loop does.
 
     Flags act left to right, later ones win, and flags with side effects on the detector pivot
@@ -77,6 +80,9 @@ def params_from_argv(argv: list[str]) -> tuple[Params, list[str]]:
     ----------
     argv : list of str
         The arguments after the program name.
+    read_image : callable
+        ``read_image(path, flag)`` -> an SMV image (``nbnumba.io.smv.SMVImage``: ``path``, ``header``,
+        ``width``, ``height``) for the -mask and -img files; raises InputError if it cannot.
 
     Returns
     -------
@@ -93,7 +99,7 @@ def params_from_argv(argv: list[str]) -> tuple[Params, list[str]]:
     """
     steps = split_argv(argv)
     params = Params()
-    _apply_headers(params, steps)
+    _apply_headers(params, steps, read_image)
     warnings = []
     for step in steps:
         if step.flag.status == COMMAND:
@@ -237,19 +243,18 @@ def _unknown_message(token: str) -> str:
     return f"unknown flag {token} (did you mean {listed}?)"
 
 
-def _apply_headers(params: Params, steps: list[Step]) -> None:
+def _apply_headers(params: Params, steps: list[Step], read_image) -> None:
     """Apply the headers of the last -mask, then the last -img file, as nanoBragg.c does before its flag loop."""
     last = {}
     for step in steps:
         if step.flag.name in ("-mask", "-img"):
             last[step.flag.name] = step.values[0]
-    if "-mask" in last:
-        apply_smv_header(params, last["-mask"], "-mask")
-    if "-img" in last:
-        apply_smv_header(params, last["-img"], "-img")
+    for what in ("-mask", "-img"):
+        if what in last:
+            apply_smv_header(params, read_image(last[what], what), what)
 
 
-def apply_smv_header(params: Params, path: str, what: str) -> None:
+def apply_smv_header(params: Params, frame, what: str) -> None:
     """Set detector, wavelength and rotation fields from an SMV header, as nanoBragg.c does for -img and -mask.
 
     Only keys present in the header (not NaN) are applied. TWOTHETA is ignored, as in
@@ -260,17 +265,16 @@ def apply_smv_header(params: Params, path: str, what: str) -> None:
     ----------
     params : Params
         Updated in place.
-    path : str
-        The SMV file.
+    frame : nbnumba.io.smv.SMVImage
+        The image read from the file the flag names.
     what : str
         ``"-img"`` or ``"-mask"``.
 
     Raises
     ------
     InputError
-        If the file cannot be read or is not an SMV image.
+        If a header value is infinite.
     """
-    frame = read_smv(path, what)
     params.fpixels = frame.width
     params.spixels = frame.height
     pixel_mm = _header_number(frame, "PIXEL_SIZE", what)

@@ -7,18 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.physics import cross, dot, rotate, rotate_axis, unitize
-from .params import RTD, Params
-
-DBL_MIN = 2.2250738585072014e-308
+from nbnumba.constants import DBL_MIN, RTD, Convention, Pivot
+from nbnumba.kernels.physics import cross, dot, rotate, rotate_axis, unitize
+from nbnumba.params import Params
 
 # lab-frame vectors per convention (c_behaviour.md §3.1): beam, fdet, sdet, odet, twotheta, polar, spindle
 CONVENTION_VECTORS = {
-    "adxv": ((0, 0, 1), (1, 0, 0), (0, -1, 0), (0, 0, 1), (-1, 0, 0), (1, 0, 0), (1, 0, 0)),
-    "mosflm": ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1), (0, 0, 1)),
-    "denzo": ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1), (0, 0, 1)),
-    "xds": ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 0), (1, 0, 0), (1, 0, 0)),
-    "dials": ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 0), (0, 1, 0), (0, 1, 0)),
+    Convention.ADXV: ((0, 0, 1), (1, 0, 0), (0, -1, 0), (0, 0, 1), (-1, 0, 0), (1, 0, 0), (1, 0, 0)),
+    Convention.MOSFLM: ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1), (0, 0, 1)),
+    Convention.DENZO: ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1), (0, 0, 1)),
+    Convention.XDS: ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 0), (1, 0, 0), (1, 0, 0)),
+    Convention.DIALS: ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 0), (0, 1, 0), (0, 1, 0)),
 }
 
 
@@ -56,7 +55,6 @@ class Detector:
     pix0: tuple = None
     distance: float = math.nan
     close_distance: float = math.nan
-    ratio: float = math.nan
     Xbeam: float = math.nan
     Ybeam: float = math.nan
     Fbeam: float = math.nan
@@ -122,29 +120,29 @@ def detector_frame(p: Params, log):
     pivot = p.detector_pivot
     vectors = [p.beam_vector, p.fdet_vector, p.sdet_vector, p.odet_vector, p.twotheta_axis,
                p.polar_vector, p.spindle_vector]
-    if conv == "adxv":
+    if conv == Convention.ADXV:
         if math.isnan(Xbeam):
             Xbeam = (detsize_f + pixel_size) / 2.0
         if math.isnan(Ybeam):
             Ybeam = (detsize_s - pixel_size) / 2.0
-        Fbeam, Sbeam, pivot = Xbeam, detsize_s - Ybeam, "beam"
-    elif conv in ("mosflm", "denzo"):
+        Fbeam, Sbeam, pivot = Xbeam, detsize_s - Ybeam, Pivot.BEAM
+    elif conv in (Convention.MOSFLM, Convention.DENZO):
         if math.isnan(Xbeam):
             Xbeam = (detsize_s + pixel_size) / 2.0
         if math.isnan(Ybeam):
             Ybeam = (detsize_f + pixel_size) / 2.0
-        half = 0.5 if conv == "mosflm" else 0.0
-        Fbeam, Sbeam, pivot = Ybeam + half * pixel_size, Xbeam + half * pixel_size, "beam"
+        half = 0.5 if conv == Convention.MOSFLM else 0.0
+        Fbeam, Sbeam, pivot = Ybeam + half * pixel_size, Xbeam + half * pixel_size, Pivot.BEAM
     else:  # xds, dials, custom
         if math.isnan(Xbeam):
             Xbeam = Xclose
         if math.isnan(Ybeam):
             Ybeam = Yclose
         Fbeam, Sbeam = Xbeam, Ybeam
-        if conv == "custom":
+        if conv == Convention.CUSTOM:
             Fclose, Sclose = Xbeam, Ybeam
         else:
-            pivot = "sample"
+            pivot = Pivot.SAMPLE
     if conv in CONVENTION_VECTORS:
         vectors = CONVENTION_VECTORS[conv]
     beam_v, fdet, sdet, odet, twotheta_axis, polar, spindle = (_vec(v) for v in vectors)
@@ -183,7 +181,7 @@ def position_detector(det: Detector, p: Params, log):
     distance = close_distance / ratio
 
     fdet, sdet, odet = det.fdet, det.sdet, det.odet
-    if det.pivot == "sample":
+    if det.pivot == Pivot.SAMPLE:
         log("pivoting detector around sample")
         pix0 = tuple(-det.Fclose * fdet[i] - det.Sclose * sdet[i] + close_distance * odet[i] for i in range(3))
         pix0 = rotate(pix0, rotx, roty, rotz)
@@ -191,11 +189,11 @@ def position_detector(det: Detector, p: Params, log):
     fdet = rotate_axis(rotate(fdet, rotx, roty, rotz), det.twotheta_axis, det.twotheta)
     sdet = rotate_axis(rotate(sdet, rotx, roty, rotz), det.twotheta_axis, det.twotheta)
     odet = rotate_axis(rotate(odet, rotx, roty, rotz), det.twotheta_axis, det.twotheta)
-    if det.pivot == "beam":
+    if det.pivot == Pivot.BEAM:
         log("pivoting detector around direct beam spot")
         pix0 = tuple(-det.Fbeam * fdet[i] - det.Sbeam * sdet[i] + distance * det.beam[i] for i in range(3))
 
-    det.fdet, det.sdet, det.odet, det.pix0, det.ratio = fdet, sdet, odet, pix0, ratio
+    det.fdet, det.sdet, det.odet, det.pix0 = fdet, sdet, odet, pix0
     det.Fclose = -dot(pix0, fdet)
     det.Sclose = -dot(pix0, sdet)
     det.close_distance = dot(pix0, odet)

@@ -10,8 +10,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._jit import JIT_OPTIONS
-from .rng import ran1
+from nbnumba._jit import JIT_OPTIONS
+from nbnumba.rng import ran1
 
 F32 = np.float32
 

@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The files a run writes, in one table: the flag that names each, whether a run writes it, how it is
+written and the lines nanoBragg.c prints around it. The run (``nbnumba.run``), the check before
+rendering and batch resume (``nbnumba.batch``) all read this table, so an output added here is
+written, checked and verified alike. (``Fdump.bin`` is written during set-up, as C does, and is a
+cache rather than an output.)
+
+Every writer writes to a temporary name and renames (``nbnumba.io.atomic``), so an error or an
+interrupt leaves no partial file."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+
+from nbnumba.io.atomic import check_writable
+from nbnumba.io.nxmx import compression_options, write_nxmx
+from nbnumba.io.pgm import pgm_pixels, pgm_scale, write_pgm
+from nbnumba.io.raw import write_float_image
+from nbnumba.io.smv import smv_header_text, write_smv
+from nbnumba.outputs.images import int_image, intfile_scale, smv_header_values
+from nbnumba.outputs.noise import noise_image
+from nbnumba.params import Params
+from nbnumba.rng import seed_array
+
+
+class Products:
+    """What the output files are made of, each computed once, on first use, from a rendered image."""
+
+    def __init__(self, setup, floatimage, stats, log):
+        self.setup = setup
+        self.params = setup.params
+        self.floatimage = floatimage
+        self.stats = stats
+        self.log = log
+
+    @cached_property
+    def intfile_scale(self):
+        return intfile_scale(self.setup, self.stats["max_I"])
+
+    @cached_property
+    def smv_header(self):
+        return smv_header_text(smv_header_values(self.setup))
+
+    @cached_property
+    def noise(self):
+        """``(pixels, photons, overloads, counts)``: the noise image (uint16, clamped as C clamps it),
+        its photon and overload counts, and with --hdf5-noise the same deviates as int32 counts without
+        the 16-bit clamp (from the same random sequence)."""
+        counts = None
+        if self.params.hdf5_noise_filename is not None:
+            counts = np.zeros(self.floatimage.shape, np.int32)
+        setup = self.setup
+        pixels, photons, overloads = noise_image(self.floatimage, setup.roi, self.params.adc_offset,
+                                                 seed_array(setup.seed), setup.streams.table, counts)
+        return pixels, photons, overloads, counts
+
+
+def _write_float(path, out: Products):
+    d = out.setup.detector
+    out.log("writing %s as %d 4-byte floats" % (path, d.fpixels * d.spixels))
+    write_float_image(path, out.floatimage)
+    # C prints the statistics right after writing the float image (L3091-3134)
+    stats = out.stats
+    out.log("max_I = %g  at %g %g" % (stats["max_I"], stats["max_I_x"], stats["max_I_y"]))
+    out.log("mean= %g rms= %g rmsd= %g" % (stats["mean"], stats["rms"], stats["rmsd"]))
+
+
+def _write_int(path, out: Products):
+    out.log("intfile_scale = %g" % out.intfile_scale)
+    out.log("writing %s as 2-byte integers" % path)
+    write_smv(path, out.smv_header, int_image(out.floatimage, out.setup, out.intfile_scale))
+
+
+def _write_pgm(path, out: Products):
+    scale = pgm_scale(out.params.pgm_scale, out.intfile_scale, out.stats["rmsd"])
+    out.log("pgm_scale = %g" % scale)
+    out.log("writing %s as 1-byte integers" % path)
+    write_pgm(path, pgm_pixels(out.floatimage, out.setup.roi_mask(), scale), scale)
+
+
+def _write_noise(path, out: Products):
+    pixels, photons, overloads, _ = out.noise
+    out.log("%.0f photons on noise image (%d overloads)" % (photons, overloads))
+    out.log("writing %s as 2-byte integers" % path)
+    write_smv(path, out.smv_header, pixels)
+
+
+def _write_hdf5(path, out: Products):
+    # port-only NeXus copy, after C's files; nothing on stdout (it stays line for line C's)
+    write_nxmx(path, out.setup, out.floatimage, compression=out.params.hdf5_compression)
+
+
+def _write_hdf5_noise(path, out: Products):
+    # the noise deviates without the 16-bit clamp; with -nonoise made silently (C prints nothing
+    # about a noise image it does not make)
+    write_nxmx(path, out.setup, out.noise[3], dtype="int32", compression=out.params.hdf5_compression)
+
+
+def _check_hdf5(params: Params):
+    compression_options(params.hdf5_compression)  # bitshuffle without hdf5plugin: refused before rendering
+
+
+@dataclass(frozen=True)
+class Output:
+    """One kind of output file."""
+    #: the flag that names it
+    flag: str
+    #: the Params field holding its path
+    field: str
+    #: whether a run with these Params writes it
+    enabled: Callable[[Params], bool]
+    #: ``write(path, products)``: log C's lines and write the file
+    write: Callable[[str, Products], None]
+    #: ``check(params)``: refuse, before rendering, what would fail at writing time
+    check: Callable[[Params], None] = None
+
+
+#: every output file, in the order nanoBragg.c writes them (then the port's HDF5 copies)
+OUTPUTS = (
+    Output("-floatfile", "floatfilename", lambda p: True, _write_float),
+    Output("-intfile", "intfilename", lambda p: True, _write_int),
+    Output("-pgmfile", "pgmfilename", lambda p: p.write_pgm, _write_pgm),
+    Output("-noisefile", "noisefilename", lambda p: p.calculate_noise, _write_noise),
+    Output("--hdf5", "hdf5filename", lambda p: p.hdf5filename is not None, _write_hdf5, _check_hdf5),
+    Output("--hdf5-noise", "hdf5_noise_filename", lambda p: p.hdf5_noise_filename is not None, _write_hdf5_noise,
+           _check_hdf5),
+)
+
+
+def output_files(params: Params) -> list[tuple[Output, str]]:
+    """The files a run with ``params`` writes: ``[(Output, path), ...]`` in writing order."""
+    return [(out, getattr(params, out.field)) for out in OUTPUTS if out.enabled(params)]
+
+
+def output_paths(params: Params) -> list[str]:
+    """The paths a run with ``params`` writes, in writing order."""
+    return [path for _, path in output_files(params)]
+
+
+def check_outputs(params: Params) -> None:
+    """Refuse now (InputError) an output that could not be written after the render: a missing
+    folder, a folder in the way, an HDF5 compression that is not installed."""
+    for out, path in output_files(params):
+        check_writable(path)
+        if out.check is not None:
+            out.check(params)
+
+
+def write_outputs(setup, floatimage, stats, omega_sum, log) -> None:
+    """Write every output file of the run in C's order, logging C's lines (from the solid-angle line on)."""
+    log("")
+    omega = omega_sum / setup.n_steps
+    log("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))
+    products = Products(setup, floatimage, stats, log)
+    for out, path in output_files(setup.params):
+        out.write(path, products)

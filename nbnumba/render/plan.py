@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The render plan: what the kernels get, built once from a resolved ``Setup`` (``make_plan``), then
+the render on the chosen device (``render``, through ``serial_order``) and the serial trace of one
+pixel for -printout (``trace_pixel``, a compile-time variant of the pixel function, CPU only)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nbnumba._jit import kernel_compilation
+from nbnumba.constants import R_E_SQR, CrystalShape, Device
+from nbnumba.kernels import physics
+from nbnumba.kernels import types as kt
+from nbnumba.kernels.cpu import CpuRenderer
+from nbnumba.kernels.pixel import make_pixel_function, pixel_task
+from nbnumba.kernels.types import CrystalArgs, KernelFlags, PassArgs, ScalarArgs
+from nbnumba.render import serial_order
+from nbnumba.setup import Setup
+
+#: the kernels' crystal-shape codes
+SHAPE_CODES = {CrystalShape.SQUARE: physics.SQUARE, CrystalShape.ROUND: physics.ROUND,
+               CrystalShape.GAUSS: physics.GAUSS, CrystalShape.TOPHAT: physics.TOPHAT}
+#: the mask argument when there is no -mask
+NO_MASK = np.zeros((0, 0), np.uint16)
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """A Setup packed for the kernels: compile-time flags, pass control of the first pass, physics
+    scalars, the (9, 3) vectors array, crystal scalars, the F table and the mask."""
+    setup: Setup
+    flags: KernelFlags
+    passes: PassArgs
+    scalars: ScalarArgs
+    vectors: np.ndarray
+    crystal: CrystalArgs
+    fhkl: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass
+class Rendering:
+    """A rendered float image (photons/pixel, float32, (spixels, fpixels)) and how it was rendered."""
+    floatimage: np.ndarray
+    #: C's ``omega_sum``: the solid angles of every rendered sub-pixel, summed (printed only)
+    omega_sum: float
+    #: ``[(first_pixel_index, PassArgs), ...]`` (``serial_order.render_passes``)
+    passes: list = field(default_factory=list)
+    #: where the kernel ran: "cpu" or "cuda"
+    device: str = Device.CPU
+    #: time in the pixel kernel (on the GPU: CUDA events around its launches, without transfers)
+    kernel_seconds: float = 0.0
+
+
+def kernel_flags(s: Setup) -> KernelFlags:
+    """The compile-time flags of the kernels for this set-up."""
+    sm = s.sampling
+    return KernelFlags(shape=SHAPE_CODES[s.shape], interpolate=s.interpolate, phi_carryover=s.phi_carryover,
+                       oversample_thick=sm.oversample_thick, oversample_polar=sm.oversample_polar,
+                       oversample_omega=sm.oversample_omega, curved_detector=bool(s.detector.curved),
+                       point_pixel=bool(s.detector.point_pixel))
+
+
+def make_plan(s: Setup) -> RenderPlan:
+    """The kernels' arguments, from the resolved Setup only."""
+    d, st, x, sm = s.detector, s.steps, s.crystal, s.sampling
+    sc = ScalarArgs(oversample=sm.oversample, subpixel_size=d.pixel_size / sm.oversample, pixel_size=d.pixel_size,
+                    detector_thicksteps=st.detector_thicksteps, detector_thickstep=st.detector_thickstep,
+                    detector_thick=st.detector_thick, detector_mu=st.detector_mu, distance=d.distance,
+                    close_distance=d.close_distance, nopolar=s.nopolar, polarization=s.polarization,
+                    dmin=sm.dmin, water_size=s.water_size, I_bg=s.I_bg, r_e_sqr_fluence=R_E_SQR * s.fluence,
+                    steps=s.n_steps)
+    vectors = np.empty((kt.VECTOR_ROWS, 3))
+    for row, v in ((kt.FDET, d.fdet), (kt.SDET, d.sdet), (kt.ODET, d.odet), (kt.PIX0, d.pix0), (kt.BEAM, d.beam),
+                   (kt.POLAR, d.polar), (kt.A_STAR, x.a_star), (kt.B_STAR, x.b_star), (kt.C_STAR, x.c_star)):
+        vectors[row] = v
+    t = s.fhkl
+    if t is None:
+        fhkl = np.zeros((1, 1, 1))
+        ext = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    else:
+        fhkl = t.Fhkl
+        ext = (t.hkls, t.h_min, t.h_max, t.k_min, t.k_max, t.l_min, t.l_max, t.h_range, t.k_range, t.l_range)
+    crystal = CrystalArgs(x.Na, x.Nb, x.Nc, s.fudge, *ext, s.default_F)
+    return RenderPlan(setup=s, flags=kernel_flags(s), passes=serial_order.first_pass(sm.roi), scalars=sc,
+                      vectors=vectors, crystal=crystal, fhkl=np.ascontiguousarray(fhkl),
+                      mask=NO_MASK if s.mask is None else s.mask)
+
+
+def render(plan: RenderPlan, device=Device.CPU, progress=None) -> Rendering:
+    """Render the image on ``device`` ("cpu" or "cuda", resolved: ``nbnumba.render.device``) in C's
+    serial order (``serial_order.render_passes``). ``progress(done_rows, total_rows)``, if given, is
+    called after each block of rows."""
+    s = plan.setup
+    shape = s.detector.shape
+    rendered = s.rendered().ravel()
+    if not rendered.any():
+        if progress is not None:
+            progress(shape[0], shape[0])
+        return Rendering(np.zeros(shape, np.float32), 0.0, [(0, plan.passes)], device)
+    if device == Device.CUDA:
+        from nbnumba.kernels.cuda import CudaRenderer as Renderer  # noqa: PLC0415 -- numba-cuda: optional
+    else:
+        Renderer = CpuRenderer
+    renderer = Renderer(plan.flags, shape, plan.mask, plan.vectors, plan.crystal, s.sources, s.cells_first,
+                        s.cells_carry, plan.fhkl)
+    history = serial_order.render_passes(renderer, plan.flags, plan.passes, plan.scalars, rendered, progress)
+    floatimage, omega_rows = renderer.result()
+    return Rendering(floatimage, float(omega_rows.sum()), history, device, renderer.kernel_seconds)
+
+
+def trace_pixel(plan: RenderPlan, rendering: Rendering, fpixel, spixel, passes=None):
+    """Re-evaluate one pixel serially on the CPU, as the image saw it, and return its trace: a float64
+    array of ``kernels.types.TRACE_LEN`` values indexed by the ``TRACE_*`` constants (the values
+    nanoBragg.c's -printout shows, from the pixel's last evaluated sample; NaN where never set).
+    ``passes``: evaluate it under this pass control instead of the one it was last rendered with."""
+    s = plan.setup
+    fpixels = s.detector.fpixels
+    imgidx = spixel * fpixels + fpixel
+    if passes is None:
+        passes = serial_order.pass_of(rendering.passes, imgidx)
+    flags = plan.flags
+    # the pass decision of the kernels (ROI and mask ignored: a traced pixel is evaluated regardless)
+    _, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes._replace(
+        roi_xmin=0, roi_xmax=fpixels, roi_ymin=0, roi_ymax=s.detector.spixels, start_pixel=0), NO_MASK,
+        flags.interpolate, flags.phi_carryover)
+    pixel = make_pixel_function(flags._replace(trace=True))
+    trace = np.full(kt.TRACE_LEN, np.nan)
+    with kernel_compilation():
+        pixel(spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, plan.scalars, plan.vectors,
+              plan.crystal, s.sources, s.cells_first, s.cells_carry, plan.fhkl, trace)
+    return trace
+
+
+def interpolation_failure(plan: RenderPlan, rendering: Rendering):
+    """Where nanoBragg.c switched tricubic interpolation off for the rest of the run (its first
+    failure in row-major order): ``(fpixel, spixel, (h, k, l, h0, k0, l0))``, or None."""
+    cut = serial_order.interpolation_cut(rendering.passes)
+    if not plan.flags.interpolate or cut is None:
+        return None
+    spixel, fpixel = divmod(cut, plan.setup.detector.fpixels)
+    # the pixel as the first pass rendered it: interpolating until its first failure
+    trace = trace_pixel(plan, rendering, fpixel, spixel, passes=rendering.passes[0][1])
+    values = trace[kt.TRACE_FAIL_H:kt.TRACE_FAIL_L0 + 1]
+    return fpixel, spixel, (values[0], values[1], values[2], int(values[3]), int(values[4]), int(values[5]))
+
+
+__all__ = ["RenderPlan", "Rendering", "interpolation_failure", "kernel_flags", "make_plan", "render",
+           "trace_pixel"]

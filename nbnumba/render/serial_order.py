@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""C's serial order, reproduced by a parallel renderer: the one owner of the passes.
+
+nanoBragg.c renders its pixels in one loop, row-major (OpenMP splits the rows, but the effects below
+are those of its single-threaded build, which the reference images come from). Two things in that
+loop depend on which pixels came before, and a renderer that runs every pixel at once must reproduce
+them after the fact:
+
+1. **The phi=0 carryover (c-parity only, C-PARITY-001).** C rotates the crystal for phi step 0 only
+   when phi != 0; otherwise the orientation of the previous evaluation carries over. For every pixel
+   but one that is the previous pixel's last phi step (``cells_carry``); for the image's *first* phi
+   loop it is the unrotated cell (``cells_first``). The first loop belongs to the first rendered pixel
+   (row-major, inside the ROI and the mask), unless that pixel evaluated no phi step at all (every
+   source beyond -dmin): then it belongs to the first pixel that did, which the first pass cannot know.
+   So: pass 1 renders every pixel with ``first_eval_pixel`` = the first rendered pixel and records,
+   per pixel, whether any phi loop ran; if the first rendered pixel ran none, the first pixel that did
+   is rendered again (a one-pixel pass) with ``first_eval_pixel`` = that pixel.
+
+2. **The run-wide interpolation switch-off.** With tricubic interpolation, C's first sample whose
+   Miller index is too close to the table's edge prints a warning and turns interpolation off for the
+   rest of the run: for later samples of that pixel and for every later pixel. Pass 1 interpolates
+   everywhere and records, per pixel, the index of its first failing sample (``interp_event``); the
+   first pixel in row-major order with a failure is the cut. Pass 2 re-renders from the cut on, with
+   interpolation on for the cut pixel's first ``interp_cut_eval`` evaluations and off afterwards and
+   for every later pixel.
+
+``PassArgs`` carries this pass control (ROI, start pixel, first evaluated pixel, interpolation cut)
+to the kernels, apart from the physics scalars (``ScalarArgs``). ``kernels.pixel.pixel_task`` is the
+one function that turns a pass and a pixel index into the pixel function's arguments, on every
+kernel and for the serial trace (``nbnumba.render.plan.trace_pixel``). ``render_passes`` returns
+which ``PassArgs`` each pixel was last rendered with, so the trace re-evaluates a pixel as the image
+saw it. Neither pass changes a pixel that C would not have computed differently: the image does not
+depend on the number of threads, the row blocks or the device."""
+from __future__ import annotations
+
+import numpy as np
+
+from nbnumba._jit import kernel_compilation
+from nbnumba.kernels.types import PassArgs
+
+#: at most this many row blocks (progress callbacks) per image
+MAX_BLOCKS = 32
+#: an index beyond every pixel: no interpolation cut
+NO_PIXEL = np.iinfo(np.int64).max
+
+
+def first_pass(roi) -> PassArgs:
+    """Pass control of the first pass: every pixel of the ROI (xmin, xmax, ymin, ymax), no cut."""
+    xmin, xmax, ymin, ymax = roi
+    return PassArgs(roi_xmin=xmin, roi_xmax=xmax, roi_ymin=ymin, roi_ymax=ymax, start_pixel=0, first_eval_pixel=-1,
+                    interp_cut_pixel=NO_PIXEL, interp_cut_eval=0)
+
+
+def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress=None):
+    """Drive ``renderer`` (``kernels.cpu.CpuRenderer`` or ``kernels.cuda.CudaRenderer``) through the
+    passes above. ``rendered``: the flat boolean array of pixels inside the ROI and the mask (not all
+    False); ``progress(done_rows, total_rows)``, if given, is called after each block of rows of the
+    first pass (at most ``MAX_BLOCKS``; the image does not depend on the blocking).
+
+    Returns ``[(first_pixel_index, PassArgs), ...]``: for a pixel, the last entry whose index is <=
+    its own is the pass it was last rendered with (the one-pixel carryover pass replaces the first)."""
+    rows, fpixels = renderer.shape
+    first_rendered = int(np.argmax(rendered))
+    if flags.phi_carryover:
+        passes = passes._replace(first_eval_pixel=first_rendered)
+
+    def run(pass_args, row_start=0, row_end=rows, keep_omega=False):
+        with kernel_compilation():
+            renderer.run(pass_args, scalars, row_start, row_end, keep_omega)
+
+    if progress is None:
+        run(passes, keep_omega=True)
+    else:
+        bounds = np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)
+        for row_start, row_end in zip(bounds[:-1], bounds[1:]):
+            if row_end > row_start:
+                run(passes, int(row_start), int(row_end), keep_omega=True)
+                progress(int(row_end), rows)
+    history = [(0, passes)]
+    if flags.phi_carryover:
+        evaluated = renderer.evaluated().ravel()
+        if not evaluated[first_rendered]:
+            done = evaluated.astype(bool) & rendered
+            if done.any():
+                first = int(np.argmax(done))
+                srow, fcol = divmod(first, fpixels)
+                passes = passes._replace(first_eval_pixel=first)
+                history = [(0, passes)]
+                run(passes._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), srow, srow + 1)
+    if flags.interpolate:
+        events = renderer.interp_event().ravel()
+        failed = events >= 0
+        if failed.any():
+            cut = int(np.argmax(failed))
+            cut_pass = passes._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(events[cut]))
+            history.append((cut, cut_pass))
+            run(cut_pass, cut // fpixels)
+    return history
+
+
+def pass_of(history, imgidx) -> PassArgs:
+    """The pass pixel ``imgidx`` (row-major) was last rendered with (see ``render_passes``)."""
+    return [entry for start, entry in history if start <= imgidx][-1]
+
+
+def interpolation_cut(history):
+    """The pixel index where interpolation was switched off for the rest of the run, or None."""
+    cuts = [start for start, entry in history if entry.interp_cut_pixel == start]
+    return cuts[0] if cuts else None
