@@ -108,6 +108,8 @@ def detector_frame(p: Params, log):
         Fclose = (p.ORGX - 0.5) * pixel_size
     if not math.isnan(p.ORGY):
         Sclose = (p.ORGY - 0.5) * pixel_size
+    # C L1156-1161, with its "- 0*pixel_size" / "+ 0*pixel_size" kept as written (bit-parity: x - 0.0 and
+    # x + 0.0 differ for -0.0)
     if math.isnan(Fclose):
         Fclose = (detsize_f - 0 * pixel_size) / 2.0
     if math.isnan(Sclose):
@@ -120,6 +122,7 @@ def detector_frame(p: Params, log):
     pivot = p.detector_pivot
     vectors = [p.beam_vector, p.fdet_vector, p.sdet_vector, p.odet_vector, p.twotheta_axis,
                p.polar_vector, p.spindle_vector]
+    # the conventions' default beam centres, C L1172-1255, each C's expression as written (bit-parity)
     if conv == Convention.ADXV:
         if math.isnan(Xbeam):
             Xbeam = (detsize_f + pixel_size) / 2.0
