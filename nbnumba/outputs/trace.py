@@ -332,9 +332,10 @@ def _diff_samples(pixel, samples_a, samples_b, rtol, atol) -> list[dict]:
         for name in set(sa) & set(sb) - set(LOOP_KEYS) - {"index"}:
             if name not in first and _differs(sa[name], sb[name], rtol, atol):
                 first[name] = (position, sa, sa[name], sb[name])
+    keys_a = {_sample_key(sample) for sample in samples_a}
     for position, sb in enumerate(samples_b):
         key = _sample_key(sb)
-        if key not in matched and key not in {_sample_key(s) for s in samples_a} and not sb.get("skipped"):
+        if key not in matched and key not in keys_a and not sb.get("skipped"):
             if "sample" not in first or first["sample"][0] > position:
                 first["sample"] = (position, sb, "absent", "present")
             break
