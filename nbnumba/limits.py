@@ -30,6 +30,9 @@ BYTES_PER_ORIENTATION = 2 * 9 * 8
 BYTES_PER_PHI_STEP = 400
 #: bytes per cell of the dense structure-factor table (float64)
 BYTES_PER_HKL_CELL = 8
+#: the most samples (layers x sub-pixels x sources x phi steps x mosaic domains) one --trace-pixel
+#: pixel may have: each is a row of 53 float64 while traced and about 2 kB of JSON
+MAX_TRACE_SAMPLES = 1_000_000
 
 
 def _meminfo_available() -> int | None:
@@ -155,3 +158,17 @@ def check_hkl_table(path: str, h_range: int, k_range: int, l_range: int) -> None
     cells = (h_range + 1) * (k_range + 1) * (l_range + 1)
     check_bytes(cells * BYTES_PER_HKL_CELL,
                 f"-hkl {path}: the index box {h_range} x {k_range} x {l_range} (h x k x l)")
+
+
+def check_trace_samples(samples: int) -> None:
+    """Refuse --trace-pixel when one pixel has more than ``MAX_TRACE_SAMPLES`` samples.
+
+    Raises
+    ------
+    InputError
+        Naming the flag and the count.
+    """
+    if samples > MAX_TRACE_SAMPLES:
+        raise InputError(f"--trace-pixel: a pixel of this run has {samples} samples (layers x sub-pixels x sources x "
+                         f"phi steps x mosaic domains), more than the {MAX_TRACE_SAMPLES} a trace may hold; "
+                         "trace a run with fewer")

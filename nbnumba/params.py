@@ -159,6 +159,8 @@ class Params:
     hdf5filename: Optional[str] = None
     hdf5_noise_filename: Optional[str] = None
     hdf5_compression: str = Compression.GZIP
+    #: --trace-pixel: ((fpixel, spixel, JSON path), ...), every sample of each pixel written as JSON
+    trace_pixels: tuple = ()
 
     def copy(self, **changes) -> "Params":
         return replace(self, **changes)
@@ -169,6 +171,11 @@ class Params:
         Params from ``nbnumba.params_from_argv`` always pass; this is for Params built in Python."""
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "trace_pixels":
+                if not _trace_pixels_ok(value):
+                    raise InputError("Params.trace_pixels: expected a tuple of (fpixel, spixel, file name), got %r"
+                                     % (value,))
+                continue
             kind = _CHOICES.get(f.name) or _kind_of(f.type)
             if value is None and "Optional" in str(f.type):
                 continue
@@ -181,6 +188,12 @@ class Params:
 #: the fields that take one of a fixed set of values
 _CHOICES = {"xtal_shape": CrystalShape, "beam_convention": Convention, "detector_pivot": Pivot,
             "phi_carryover_mode": PhiCarryover, "device": Device, "hdf5_compression": Compression}
+
+
+def _trace_pixels_ok(value) -> bool:
+    return isinstance(value, tuple) and all(
+        isinstance(entry, tuple) and len(entry) == 3 and _check("int", entry[0]) is None
+        and _check("int", entry[1]) is None and _check("str", entry[2]) is None for entry in value)
 
 
 def _kind_of(annotation) -> str:

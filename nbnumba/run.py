@@ -90,13 +90,14 @@ def _no_progress(_done_rows, _total_rows):
 
 def run(params: Params, log=_quiet, progress=None) -> Result:
     """Render ``params`` and write its files (``-floatfile``, ``-intfile``, the PGM, the noise image,
-    ``Fdump.bin``, then the ``--hdf5``/``--hdf5-noise`` NXmx files), printing C's lines through
-    ``log``. Outputs that could not be written are refused before rendering. ``progress`` as for
+    ``Fdump.bin``, then the ``--hdf5``/``--hdf5-noise`` NXmx files and the ``--trace-pixel`` JSON), printing
+    C's lines through ``log``. Outputs that could not be written are refused before rendering. ``progress`` as for
     ``simulate``."""
     check_outputs(params)
     # always in blocks of rows: Ctrl-C (handled between compiled calls) stops the render within a
     # block instead of at its end; the image does not depend on the blocking
     result = simulate(params, log=log, write_dump=True, progress=progress or _no_progress)
     render_messages(result.plan, result.rendering, log)
-    write_outputs(result.setup, result.floatimage, result.stats, result.omega_sum, log)
+    write_outputs(result.setup, result.floatimage, result.stats, result.omega_sum, log, result.plan,
+                  result.rendering)
     return result

@@ -22,6 +22,7 @@ from nbnumba.argv.flags import (
     IGNORED,
     INT,
     MISSET,
+    PIXEL_FILE,
     SWITCH,
 )
 from nbnumba.argv.parse import DEVIATIONS
@@ -70,6 +71,8 @@ def example_values(flag):
         return [str(INPUTS / "header128.img")]
     if flag.kind == FILE:
         return ["some_file.dat"]
+    if flag.kind == PIXEL_FILE:
+        return ["3", "4", "trace.json"]
     if flag.kind == CHOICE:
         return [next(c for c in flag.choices if c not in ("beam", "spec", "auto", "gzip"))]  # not the default
     if flag.kind == INT:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from nbnumba import limits
-from nbnumba.argv.flags import ABSORB, CELL, CHOICE, COMMAND, FILE, FLAGS, MISSET, SWITCH
+from nbnumba.argv.flags import ABSORB, CELL, CHOICE, COMMAND, FILE, FLAGS, MISSET, PIXEL_FILE, SWITCH
 from nbnumba.cli.main import main_argv
 from nbnumba import params_from_argv
 from nbnumba.errors import InputError
@@ -75,6 +75,8 @@ def flag_tokens(draw, flags):
         return [name]
     if flag.kind == FILE:
         values = [draw(OUTPUT_TOKENS if flag.name in OUTPUT_FLAGS else FILE_TOKENS)]
+    elif flag.kind == PIXEL_FILE:
+        values = [draw(NUMBER_TOKENS), draw(NUMBER_TOKENS), draw(OUTPUT_TOKENS)]
     elif flag.kind == CHOICE:
         values = [draw(st.sampled_from(list(flag.choices) + ["both", ""]))]
     elif flag.kind == MISSET and draw(st.booleans()):

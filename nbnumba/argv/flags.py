@@ -20,6 +20,7 @@ CHOICE = "choice"  # one word out of Flag.choices
 CELL = "cell"  # 1 to 6 numbers, stopping at the first token that starts with '-'
 MISSET = "misset"  # the word "random" (any token containing "rand") or three numbers
 ABSORB = "absorb"  # a number, or a token containing "inf"
+PIXEL_FILE = "pixel_file"  # two integers (fast, slow pixel indices) and a file name
 
 #: status of a flag
 ACTIVE = "active"  # sets Params
@@ -201,6 +202,11 @@ def _vector(name, help, direction=True, **kw):
     if direction:
         kw["action"] = _nonzero_vector(name, kw["sets"][0])
     return Flag(name, G_VECTORS, FLOAT, help, metavar="X Y Z", nargs=3, convention=Convention.CUSTOM, **kw)
+
+
+def _add_trace_pixel(p: Params, values) -> None:
+    """--trace-pixel F S FILE: repeatable, each adds a pixel (several may share a file)."""
+    p.trace_pixels = tuple(p.trace_pixels) + (tuple(values),)
 
 
 _PIX0_NOTE = ("the vector is ignored, as in nanoBragg.c, which recomputes pix0 from the beam centre; "
@@ -460,6 +466,10 @@ FLAGS: tuple[Flag, ...] = (
           "dials.import FILE)", sets=("hdf5filename",)),
     _file("--hdf5-noise", G_PORT, "also write the noise image as NXmx HDF5, int32 photon counts + ADC offset "
           "without the 16-bit clamp (same random numbers as -noisefile)", sets=("hdf5_noise_filename",)),
+    Flag("--trace-pixel", G_PORT, PIXEL_FILE, "also write every sample of pixel F S (fast, slow indices, as "
+         "-printout_pixel) as JSON, in nanoBragg.c's loop order, for parity debugging; repeatable (several "
+         "pixels, in one file or several); computed on the CPU whatever --device renders",
+         metavar="F S FILE.json", nargs=3, action=_add_trace_pixel),
     Flag("--hdf5-compression", G_PORT, CHOICE, "compression of the --hdf5/--hdf5-noise images, one chunk per "
          "image: gzip (default), bitshuffle (LZ4; needs the hdf5plugin package) or none",
          metavar="{gzip,bitshuffle,none}", nargs=1, choices=Compression.values(), sets=("hdf5_compression",)),

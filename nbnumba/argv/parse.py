@@ -11,7 +11,20 @@ import math
 import re
 from typing import NamedTuple
 
-from nbnumba.argv.flags import ABSORB, BY_NAME, CELL, CHOICE, COMMAND, FILE, IGNORED, INT, MISSET, SWITCH, Flag
+from nbnumba.argv.flags import (
+    ABSORB,
+    BY_NAME,
+    CELL,
+    CHOICE,
+    COMMAND,
+    FILE,
+    IGNORED,
+    INT,
+    MISSET,
+    PIXEL_FILE,
+    SWITCH,
+    Flag,
+)
 from nbnumba.constants import RTD
 from nbnumba.errors import InputError
 from nbnumba.io.smv import value_of
@@ -170,6 +183,8 @@ def _take_values(flag: Flag, name: str, argv: list[str], i: int) -> tuple[list[s
         raise InputError(f"{name}: expected {_expected(flag)}, got {got}")
     if flag.kind == FILE and rest[0] in BY_NAME:
         raise InputError(f"{name}: expected {_expected(flag)}, got the flag {rest[0]}")
+    if flag.kind == PIXEL_FILE and rest[2] in BY_NAME:
+        raise InputError(f"{name}: expected {_expected(flag)}, got the flag {rest[2]}")
     return rest[:flag.nargs], i + flag.nargs
 
 
@@ -186,15 +201,10 @@ def _convert(flag: Flag, name: str, raw: list[str]) -> tuple:
         return ("random",)
     if kind == ABSORB and "inf" in raw[0].lower():
         return (math.inf,)
+    if kind == PIXEL_FILE:
+        return _convert_ints(flag, name, raw[:2]) + (raw[2],)
     if kind == INT:
-        for token in raw:
-            if not _INTEGER.fullmatch(token):
-                raise InputError(f"{name}: expected {_expected(flag)}, got {token!r}")
-        values = tuple(int(token.split(".", 1)[0]) for token in raw)
-        for token, value in zip(raw, values):
-            if not _INT_MIN <= value <= _INT_MAX:
-                raise InputError(f"{name}: {token} is out of range for a 32-bit integer")
-        return values
+        return _convert_ints(flag, name, raw)
     values = []
     for token in raw:
         value = parse_number(token)
@@ -202,6 +212,18 @@ def _convert(flag: Flag, name: str, raw: list[str]) -> tuple:
             raise InputError(f"{name}: expected {_expected(flag)}, got {token!r}")
         values.append(value)
     return tuple(values)
+
+
+def _convert_ints(flag: Flag, name: str, raw: list[str]) -> tuple:
+    """32-bit integers from tokens ("5" or "5.0"); InputError naming the flag otherwise."""
+    for token in raw:
+        if not _INTEGER.fullmatch(token):
+            raise InputError(f"{name}: expected {_expected(flag)}, got {token!r}")
+    values = tuple(int(token.split(".", 1)[0]) for token in raw)
+    for token, value in zip(raw, values):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise InputError(f"{name}: {token} is out of range for a 32-bit integer")
+    return values
 
 
 def _expected(flag: Flag) -> str:
@@ -216,6 +238,8 @@ def _expected(flag: Flag) -> str:
         return "an attenuation depth in um, or inf"
     if flag.kind == CELL:
         return f"1 to 6 numbers ({flag.metavar})"
+    if flag.kind == PIXEL_FILE:
+        return f"two integers and a file name ({flag.metavar})"
     noun = "integer" if flag.kind == INT else "number"
     if flag.nargs == 1:
         return f"{'an' if noun == 'integer' else 'a'} {noun} ({flag.metavar})"

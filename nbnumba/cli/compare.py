@@ -539,6 +539,9 @@ def command(c_bin, out, min_correlation, max_rel_diff, max_spot_offset, spots, s
 
 def main_argv(argv: list[str]) -> int:
     """Run the command on `argv` (the arguments after the program name); returns the exit status."""
+    if "--trace" in argv:  # nbnumba-compare --trace A.json B.json: line up two --trace-pixel traces
+        from nbnumba.cli import compare_trace  # noqa: PLC0415 -- start-up: it loads the render plan (numba)
+        return compare_trace.main_argv(argv)
     try:
         status = command.main(args=list(argv), prog_name=PROG, standalone_mode=False)
     except click.exceptions.Abort:

@@ -26,6 +26,45 @@ from nbnumba.kernels.types import (
     ODET,
     PIX0,
     POLAR,
+    SAMPLE_CAPTURE,
+    SAMPLE_DIFFRACTED,
+    SAMPLE_EVALUATED,
+    SAMPLE_F_CELL,
+    SAMPLE_F_LATT,
+    SAMPLE_F_LATT_A,
+    SAMPLE_F_LATT_B,
+    SAMPLE_F_LATT_C,
+    SAMPLE_FDET,
+    SAMPLE_H,
+    SAMPLE_H0,
+    SAMPLE_I,
+    SAMPLE_INCIDENT,
+    SAMPLE_INCREMENT,
+    SAMPLE_INTERPOLATED,
+    SAMPLE_K,
+    SAMPLE_K0,
+    SAMPLE_L,
+    SAMPLE_L0,
+    SAMPLE_LAMBDA,
+    SAMPLE_MOS,
+    SAMPLE_ODET,
+    SAMPLE_OMEGA,
+    SAMPLE_PHI,
+    SAMPLE_POLAR,
+    SAMPLE_POS,
+    SAMPLE_ROT,
+    SAMPLE_SCATTERING,
+    SAMPLE_SDET,
+    SAMPLE_SKIP_DMIN,
+    SAMPLE_SKIP_F_LATT,
+    SAMPLE_SOURCE,
+    SAMPLE_STATUS,
+    SAMPLE_STOL,
+    SAMPLE_SUBF,
+    SAMPLE_SUBS,
+    SAMPLE_SWITCH_OFF,
+    SAMPLE_TABLE,
+    SAMPLE_THICK,
     SDET,
     TRACE_CAPTURE,
     TRACE_CELL_TABLE,
@@ -63,14 +102,17 @@ INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
 @lru_cache(maxsize=None)
 def make_pixel_function(flags: KernelFlags):
     """Compile (once per flag set) ``pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc,
-    vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace])``.
+    vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace, samples])``.
 
     ``first_loop``: c-parity, this pixel holds the image's first phi loop (starts from
     ``cells_first``); ``interpolating``: INTERP_OFF, INTERP_ON, or INTERP_CUT (the pixel where C's
     run-wide switch-off happened: on for its first ``cut_eval`` evaluations).
     ``trace`` (only with ``flags.trace``, a compile-time variant the CPU compiles for -printout):
     a float64 array of ``types.TRACE_LEN`` where the function records the -printout values of the
-    pixel's last evaluated sample. Without ``flags.trace`` the tracing code is not compiled.
+    pixel's last evaluated sample; ``samples`` (with ``trace``): a float64 array of shape (rows,
+    ``types.SAMPLE_LEN``), NaN-filled, where it records every sample in C's loop order, one row each
+    (``types.SAMPLE_*``; rows = 0: none; the caller gives at least thicksteps x oversample^2 x sources x
+    phisteps x mosaic domains rows). Without ``flags.trace`` the tracing code is not compiled.
 
     Returns ``(value, omega_sum, first_event, any_loop)``: the pixel's photons (float64, before the
     float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
@@ -86,7 +128,7 @@ def make_pixel_function(flags: KernelFlags):
     TRACE = flags.trace
 
     def pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc, vectors, xtal, sources, cells_first,
-              cells_carry, fhkl, trace=None):
+              cells_carry, fhkl, trace=None, samples=None):
         phisteps = cells_carry.shape[0]
         mosaic_domains = cells_carry.shape[1]
         nsources = sources.shape[0]
@@ -109,6 +151,9 @@ def make_pixel_function(flags: KernelFlags):
         if SHAPE == ph.SQUARE and Na == Nb and Na == Nc:
             equal_terms = ph.grating_terms(Na)
 
+        if TRACE:
+            cap = samples.shape[0]
+            n_rec = 0
         any_loop = False
         eval_count = 0
         first_event = -1
@@ -158,12 +203,38 @@ def make_pixel_function(flags: KernelFlags):
                         stol = 0.5 * ph.magnitude(scattering)
                         if TRACE:
                             trace[TRACE_STOL] = stol
+                            # the source's row: what every sample of this source shares
+                            src_row = n_rec
+                            if src_row < cap:
+                                samples[src_row, SAMPLE_THICK] = thick_tic
+                                samples[src_row, SAMPLE_SUBS] = subS
+                                samples[src_row, SAMPLE_SUBF] = subF
+                                samples[src_row, SAMPLE_SOURCE] = source
+                                samples[src_row, SAMPLE_FDET] = Fdet
+                                samples[src_row, SAMPLE_SDET] = Sdet
+                                samples[src_row, SAMPLE_ODET] = Odet
+                                for axis in range(3):
+                                    samples[src_row, SAMPLE_POS + axis] = pixel_pos[axis]
+                                    samples[src_row, SAMPLE_DIFFRACTED + axis] = diffracted[axis]
+                                    samples[src_row, SAMPLE_INCIDENT + axis] = incident[axis]
+                                    samples[src_row, SAMPLE_SCATTERING + axis] = scattering[axis]
+                                samples[src_row, SAMPLE_LAMBDA] = lam
+                                samples[src_row, SAMPLE_STOL] = stol
+                                samples[src_row, SAMPLE_OMEGA] = omega_pixel
+                                samples[src_row, SAMPLE_CAPTURE] = capture
+                                samples[src_row, SAMPLE_POLAR] = polar
+                                samples[src_row, SAMPLE_STATUS] = SAMPLE_SKIP_DMIN
                         if sc.dmin > 0.0 and stol > 0.0:
                             if sc.dmin > 0.5 / stol:
+                                if TRACE:
+                                    n_rec += 1  # the source's row, as a -dmin skip (no phi loop)
                                 continue
                         if polar == 0.0 or OS_POLAR:
                             polar, diffracted = ph.polarization_factor(
                                 sc.polarization, incident, diffracted, polar_vector)
+                        if TRACE:
+                            if src_row < cap:
+                                samples[src_row, SAMPLE_POLAR] = polar
                         s0 = scattering[0]
                         s1 = scattering[1]
                         s2 = scattering[2]
@@ -187,6 +258,37 @@ def make_pixel_function(flags: KernelFlags):
                                     F_latt = ph.lattice_factor(SHAPE, h, k, l, h0, k0, l0, Na, Nb, Nc, xtal.fudge,
                                                                a_star, b_star, c_star)
                                 if TRACE:
+                                    if n_rec < cap:
+                                        if n_rec != src_row:
+                                            samples[n_rec, :SAMPLE_TABLE] = samples[src_row, :SAMPLE_TABLE]
+                                        samples[n_rec, SAMPLE_PHI] = phi_tic
+                                        samples[n_rec, SAMPLE_MOS] = mos_tic
+                                        samples[n_rec, SAMPLE_TABLE] = 0.0 if use_first else 1.0
+                                        for axis in range(3):
+                                            for col in range(3):
+                                                samples[n_rec, SAMPLE_ROT + 3 * axis + col] = \
+                                                    cells[phi_tic, mos_tic, axis, col]
+                                        samples[n_rec, SAMPLE_H] = h
+                                        samples[n_rec, SAMPLE_K] = k
+                                        samples[n_rec, SAMPLE_L] = l
+                                        samples[n_rec, SAMPLE_H0] = h0
+                                        samples[n_rec, SAMPLE_K0] = k0
+                                        samples[n_rec, SAMPLE_L0] = l0
+                                        samples[n_rec, SAMPLE_F_LATT] = F_latt
+                                        if SHAPE == ph.SQUARE:
+                                            samples[n_rec, SAMPLE_F_LATT_A] = ph.grating(h, h0, Na)
+                                            samples[n_rec, SAMPLE_F_LATT_B] = ph.grating(k, k0, Nb)
+                                            samples[n_rec, SAMPLE_F_LATT_C] = ph.grating(l, l0, Nc)
+                                        else:
+                                            samples[n_rec, SAMPLE_F_LATT_A] = math.nan
+                                            samples[n_rec, SAMPLE_F_LATT_B] = math.nan
+                                            samples[n_rec, SAMPLE_F_LATT_C] = math.nan
+                                        samples[n_rec, SAMPLE_STATUS] = SAMPLE_SKIP_F_LATT
+                                        samples[n_rec, SAMPLE_F_CELL] = math.nan
+                                        samples[n_rec, SAMPLE_INTERPOLATED] = math.nan
+                                        samples[n_rec, SAMPLE_SWITCH_OFF] = math.nan
+                                        samples[n_rec, SAMPLE_INCREMENT] = math.nan
+                                        samples[n_rec, SAMPLE_I] = math.nan
                                     trace[TRACE_H] = h
                                     trace[TRACE_K] = k
                                     trace[TRACE_L] = l
@@ -198,8 +300,12 @@ def make_pixel_function(flags: KernelFlags):
                                     trace[TRACE_MOS_TIC] = mos_tic
                                     trace[TRACE_CELL_TABLE] = 0.0 if use_first else 1.0
                                 if F_latt == 0.0 and no_water:
+                                    if TRACE:
+                                        n_rec += 1
                                     continue
                                 interp_here = False
+                                if TRACE:
+                                    switch_off = False
                                 if INTERPOLATE and interpolating > 0:
                                     if interpolating == INTERP_ON or eval_count < cut_eval:
                                         if ph.interpolation_out_of_range(
@@ -208,6 +314,7 @@ def make_pixel_function(flags: KernelFlags):
                                             if first_event < 0:
                                                 first_event = eval_count
                                                 if TRACE:
+                                                    switch_off = True
                                                     trace[TRACE_FAIL_H] = h
                                                     trace[TRACE_FAIL_K] = k
                                                     trace[TRACE_FAIL_L] = l
@@ -216,6 +323,10 @@ def make_pixel_function(flags: KernelFlags):
                                                     trace[TRACE_FAIL_L0] = l0
                                         else:
                                             interp_here = True
+                                    elif TRACE:
+                                        # the cut pixel's first sample without interpolation: where C
+                                        # switched it off for the rest of the run (L2949)
+                                        switch_off = eval_count == cut_eval
                                     eval_count += 1
                                 if INTERPOLATE and interp_here:
                                     F_cell = ph.tricubic_F(fhkl, h, k, l, xtal.h_min, xtal.k_min, xtal.l_min)
@@ -232,6 +343,15 @@ def make_pixel_function(flags: KernelFlags):
                                     I *= polar
                                 if OS_OMEGA:
                                     I *= omega_pixel
+                                if TRACE:
+                                    if n_rec < cap:
+                                        samples[n_rec, SAMPLE_STATUS] = SAMPLE_EVALUATED
+                                        samples[n_rec, SAMPLE_F_CELL] = F_cell
+                                        samples[n_rec, SAMPLE_INTERPOLATED] = 1.0 if interp_here else 0.0
+                                        samples[n_rec, SAMPLE_SWITCH_OFF] = 1.0 if switch_off else 0.0
+                                        samples[n_rec, SAMPLE_INCREMENT] = F_cell * F_cell * F_latt * F_latt
+                                        samples[n_rec, SAMPLE_I] = I
+                                    n_rec += 1
                         if CARRYOVER:
                             first_loop = False
                             any_loop = True

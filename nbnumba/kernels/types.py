@@ -55,3 +55,29 @@ CrystalArgs = namedtuple("CrystalArgs", [
  TRACE_L0, TRACE_F_CELL, TRACE_F_LATT, TRACE_I, TRACE_POLAR, TRACE_OMEGA, TRACE_CAPTURE, TRACE_PHI_TIC,
  TRACE_MOS_TIC, TRACE_CELL_TABLE, TRACE_PIXEL, TRACE_FAIL_H, TRACE_FAIL_K, TRACE_FAIL_L, TRACE_FAIL_H0,
  TRACE_FAIL_K0, TRACE_FAIL_L0, TRACE_LEN) = range(27)
+
+#: columns of the pixel function's ``samples`` array (``--trace-pixel``; only with ``flags.trace``): one
+#: row per sample in nanoBragg.c's loop order (thickness layer, sub-pixel subS/subF, source, phi step,
+#: mosaic domain), in C's internal units (metres, 1/metre). A source that -dmin skips (C L2763-2769,
+#: before its phi loop) is one row with SAMPLE_STATUS = SAMPLE_SKIP_DMIN and NaN phi/mosaic columns; a
+#: sample whose F_latt is 0 without -water (C L2868 ``continue``) is SAMPLE_SKIP_F_LATT, with NaN F_cell
+#: and I. SAMPLE_ROT: the rotated cell vectors a, b, c (rows of ``cells_first``/``cells_carry``, 9
+#: columns); SAMPLE_TABLE: 0 ``cells_first``, 1 ``cells_carry``. SAMPLE_F_LATT_A/B/C: the three grating
+#: factors of the square shape (NaN for the others); SAMPLE_INCREMENT: F_cell^2 F_latt^2; SAMPLE_I:
+#: the running sum after the sample (after the -oversample_thick/polar/omega multiplications);
+#: SAMPLE_POLAR/OMEGA/CAPTURE: the factors' values when the sample was evaluated. SAMPLE_SWITCH_OFF is 1
+#: at the sample where C switched tricubic interpolation off for the rest of the run (L2949).
+(SAMPLE_THICK, SAMPLE_SUBS, SAMPLE_SUBF, SAMPLE_SOURCE, SAMPLE_PHI, SAMPLE_MOS, SAMPLE_STATUS, SAMPLE_FDET,
+ SAMPLE_SDET, SAMPLE_ODET) = range(10)
+SAMPLE_POS = 10            # 3 columns: pixel_pos (m)
+SAMPLE_DIFFRACTED = 13     # 3: the diffracted unit vector the scattering vector was built from
+SAMPLE_INCIDENT = 16       # 3: the incident unit vector (C: -source_X, -source_Y, -source_Z)
+SAMPLE_LAMBDA = 19
+SAMPLE_SCATTERING = 20     # 3: (diffracted - incident) / lambda (1/m)
+(SAMPLE_STOL, SAMPLE_POLAR, SAMPLE_OMEGA, SAMPLE_CAPTURE, SAMPLE_TABLE) = range(23, 28)
+SAMPLE_ROT = 28            # 9: rot_a, rot_b, rot_c (m)
+(SAMPLE_H, SAMPLE_K, SAMPLE_L, SAMPLE_H0, SAMPLE_K0, SAMPLE_L0, SAMPLE_F_LATT, SAMPLE_F_LATT_A, SAMPLE_F_LATT_B,
+ SAMPLE_F_LATT_C, SAMPLE_F_CELL, SAMPLE_INTERPOLATED, SAMPLE_SWITCH_OFF, SAMPLE_INCREMENT, SAMPLE_I,
+ SAMPLE_LEN) = range(37, 53)
+#: SAMPLE_STATUS values
+SAMPLE_EVALUATED, SAMPLE_SKIP_DMIN, SAMPLE_SKIP_F_LATT = 0, 1, 2

@@ -23,6 +23,7 @@ from nbnumba.io.raw import write_float_image
 from nbnumba.io.smv import smv_header_text, write_smv
 from nbnumba.outputs.images import int_image, intfile_scale, smv_header_values
 from nbnumba.outputs.noise import noise_image
+from nbnumba.outputs.trace import write_trace
 from nbnumba.params import Params
 from nbnumba.rng import seed_array
 
@@ -30,8 +31,11 @@ from nbnumba.rng import seed_array
 class Products:
     """What the output files are made of, each computed once, on first use, from a rendered image."""
 
-    def __init__(self, setup, floatimage, stats, log):
+    def __init__(self, setup, floatimage, stats, log, plan=None, rendering=None):
         self.setup = setup
+        #: the render plan and rendering (``nbnumba.render.plan``), for outputs that re-evaluate pixels
+        self.plan = plan
+        self.rendering = rendering
         self.params = setup.params
         self.floatimage = floatimage
         self.stats = stats
@@ -100,6 +104,24 @@ def _write_hdf5_noise(path, out: Products):
     write_nxmx(path, out.setup, out.noise[3], dtype="int32", compression=out.params.hdf5_compression)
 
 
+def _write_trace(path, out: Products):
+    # port-only, after C's files; nothing on stdout. Every --trace-pixel naming this file, in argv order.
+    pixels = [(f, s) for f, s, p in out.params.trace_pixels if p == path]
+    write_trace(path, out.plan, out.rendering, pixels)
+
+
+def _trace_paths(params: Params) -> list[str]:
+    """The --trace-pixel files, each once, in the order first named."""
+    return list(dict.fromkeys(path for _, _, path in params.trace_pixels))
+
+
+def _field(name: str, enabled: Callable[[Params], bool] = None):
+    """Paths of an output named by one Params field, written when ``enabled(params)`` (default: always)."""
+    def paths(params: Params) -> list[str]:
+        return [getattr(params, name)] if enabled is None or enabled(params) else []
+    return paths
+
+
 def _check_hdf5(params: Params):
     compression_options(params.hdf5_compression)  # bitshuffle without hdf5plugin: refused before rendering
 
@@ -109,10 +131,8 @@ class Output:
     """One kind of output file."""
     #: the flag that names it
     flag: str
-    #: the Params field holding its path
-    field: str
-    #: whether a run with these Params writes it
-    enabled: Callable[[Params], bool]
+    #: ``paths(params)``: the files of this kind a run with these Params writes (0, 1 or more)
+    paths: Callable[[Params], list]
     #: ``write(path, products)``: log C's lines and write the file
     write: Callable[[str, Products], None]
     #: ``check(params)``: refuse, before rendering, what would fail at writing time
@@ -121,19 +141,20 @@ class Output:
 
 #: every output file, in the order nanoBragg.c writes them (then the port's HDF5 copies)
 OUTPUTS = (
-    Output("-floatfile", "floatfilename", lambda p: True, _write_float),
-    Output("-intfile", "intfilename", lambda p: True, _write_int),
-    Output("-pgmfile", "pgmfilename", lambda p: p.write_pgm, _write_pgm),
-    Output("-noisefile", "noisefilename", lambda p: p.calculate_noise, _write_noise),
-    Output("--hdf5", "hdf5filename", lambda p: p.hdf5filename is not None, _write_hdf5, _check_hdf5),
-    Output("--hdf5-noise", "hdf5_noise_filename", lambda p: p.hdf5_noise_filename is not None, _write_hdf5_noise,
-           _check_hdf5),
+    Output("-floatfile", _field("floatfilename"), _write_float),
+    Output("-intfile", _field("intfilename"), _write_int),
+    Output("-pgmfile", _field("pgmfilename", lambda p: p.write_pgm), _write_pgm),
+    Output("-noisefile", _field("noisefilename", lambda p: p.calculate_noise), _write_noise),
+    Output("--hdf5", _field("hdf5filename", lambda p: p.hdf5filename is not None), _write_hdf5, _check_hdf5),
+    Output("--hdf5-noise", _field("hdf5_noise_filename", lambda p: p.hdf5_noise_filename is not None),
+           _write_hdf5_noise, _check_hdf5),
+    Output("--trace-pixel", _trace_paths, _write_trace),
 )
 
 
 def output_files(params: Params) -> list[tuple[Output, str]]:
     """The files a run with ``params`` writes: ``[(Output, path), ...]`` in writing order."""
-    return [(out, getattr(params, out.field)) for out in OUTPUTS if out.enabled(params)]
+    return [(out, path) for out in OUTPUTS for path in out.paths(params)]
 
 
 def output_paths(params: Params) -> list[str]:
@@ -150,11 +171,12 @@ def check_outputs(params: Params) -> None:
             out.check(params)
 
 
-def write_outputs(setup, floatimage, stats, omega_sum, log) -> None:
-    """Write every output file of the run in C's order, logging C's lines (from the solid-angle line on)."""
+def write_outputs(setup, floatimage, stats, omega_sum, log, plan=None, rendering=None) -> None:
+    """Write every output file of the run in C's order, logging C's lines (from the solid-angle line on).
+    ``plan``/``rendering`` (``nbnumba.render.plan``): for the outputs that re-evaluate pixels (--trace-pixel)."""
     log("")
     omega = omega_sum / setup.n_steps
     log("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))
-    products = Products(setup, floatimage, stats, log)
+    products = Products(setup, floatimage, stats, log, plan, rendering)
     for out, path in output_files(setup.params):
         out.write(path, products)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The render plan: what the kernels get, built once from a resolved ``Setup`` (``make_plan``), then
 the render on the chosen device (``render``, through ``serial_order``) and the serial trace of one
-pixel for -printout (``trace_pixel``, a compile-time variant of the pixel function, CPU only)."""
+pixel for -printout (``trace_pixel``, a compile-time variant of the pixel function, CPU only) and
+every sample of one pixel for --trace-pixel (``trace_samples``, the same variant)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -110,11 +111,10 @@ def render(plan: RenderPlan, device=Device.CPU, progress=None) -> Rendering:
     return Rendering(floatimage, float(omega_rows.sum()), history, device, renderer.kernel_seconds)
 
 
-def trace_pixel(plan: RenderPlan, rendering: Rendering, fpixel, spixel, passes=None):
-    """Re-evaluate one pixel serially on the CPU, as the image saw it, and return its trace: a float64
-    array of ``kernels.types.TRACE_LEN`` values indexed by the ``TRACE_*`` constants (the values
-    nanoBragg.c's -printout shows, from the pixel's last evaluated sample; NaN where never set).
-    ``passes``: evaluate it under this pass control instead of the one it was last rendered with."""
+def _evaluate(plan: RenderPlan, rendering: Rendering, fpixel, spixel, passes, rows):
+    """Evaluate one pixel serially through the trace variant of the pixel function, as the image saw
+    it (under ``passes``, the pass it was last rendered with unless given). Returns ``(passes,
+    interpolating, first_loop, trace, samples, (value, omega_sum, first_event, any_loop))``."""
     s = plan.setup
     fpixels = s.detector.fpixels
     imgidx = spixel * fpixels + fpixel
@@ -127,10 +127,58 @@ def trace_pixel(plan: RenderPlan, rendering: Rendering, fpixel, spixel, passes=N
         flags.interpolate, flags.phi_carryover)
     pixel = make_pixel_function(flags._replace(trace=True))
     trace = np.full(kt.TRACE_LEN, np.nan)
+    samples = np.full((rows, kt.SAMPLE_LEN), np.nan)
     with kernel_compilation():
-        pixel(spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, plan.scalars, plan.vectors,
-              plan.crystal, s.sources, s.cells_first, s.cells_carry, plan.fhkl, trace)
-    return trace
+        returned = pixel(spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, plan.scalars,
+                         plan.vectors, plan.crystal, s.sources, s.cells_first, s.cells_carry, plan.fhkl, trace,
+                         samples)
+    return passes, interpolating, first_loop, trace, samples, returned
+
+
+def trace_pixel(plan: RenderPlan, rendering: Rendering, fpixel, spixel, passes=None):
+    """Re-evaluate one pixel serially on the CPU, as the image saw it, and return its trace: a float64
+    array of ``kernels.types.TRACE_LEN`` values indexed by the ``TRACE_*`` constants (the values
+    nanoBragg.c's -printout shows, from the pixel's last evaluated sample; NaN where never set).
+    ``passes``: evaluate it under this pass control instead of the one it was last rendered with."""
+    return _evaluate(plan, rendering, fpixel, spixel, passes, 0)[3]
+
+
+def samples_per_pixel(setup: Setup) -> int:
+    """The most sample rows one pixel's ``trace_samples`` can have: one per (layer, sub-pixel, source,
+    phi step, mosaic domain); a -dmin skip is one row per source."""
+    return setup.steps.detector_thicksteps * setup.n_steps
+
+
+@dataclass(frozen=True)
+class SampleTrace:
+    """Every sample of one pixel, re-evaluated serially on the CPU as the image saw it (``trace_samples``)."""
+    fpixel: int
+    spixel: int
+    #: the pass control it was evaluated under (the one the pixel was last rendered with)
+    passes: PassArgs
+    #: ``kernels.pixel.INTERP_OFF/ON/CUT``: how the pixel used tricubic interpolation
+    interpolating: int
+    #: c-parity: the pixel holds the image's first phi loop (starts from ``cells_first``)
+    first_loop: bool
+    #: (rows, ``kernels.types.SAMPLE_LEN``): one row per sample, ``SAMPLE_*`` columns, in C's loop order
+    samples: np.ndarray
+    #: the -printout values (``TRACE_*``) of its last evaluated sample
+    trace: np.ndarray
+    #: the pixel's photons as the kernel computed them (float64, before the float32 store)
+    value: float
+
+
+def trace_samples(plan: RenderPlan, rendering: Rendering, fpixel, spixel) -> SampleTrace:
+    """Every sample of pixel (``fpixel``, ``spixel``), in nanoBragg.c's loop order (``--trace-pixel``):
+    the trace variant of the pixel function, serially on the CPU whatever device rendered the image,
+    under the pass the pixel was last rendered with (so with the c-parity orientation and the
+    interpolation switch-off the image saw)."""
+    rows = samples_per_pixel(plan.setup)
+    passes, interpolating, first_loop, trace, samples, returned = _evaluate(plan, rendering, fpixel, spixel,
+                                                                            None, rows)
+    used = int(np.count_nonzero(~np.isnan(samples[:, kt.SAMPLE_STATUS])))
+    return SampleTrace(fpixel=fpixel, spixel=spixel, passes=passes, interpolating=int(interpolating),
+                       first_loop=bool(first_loop), samples=samples[:used], trace=trace, value=float(returned[0]))
 
 
 def interpolation_failure(plan: RenderPlan, rendering: Rendering):
@@ -146,5 +194,5 @@ def interpolation_failure(plan: RenderPlan, rendering: Rendering):
     return fpixel, spixel, (values[0], values[1], values[2], int(values[3]), int(values[4]), int(values[5]))
 
 
-__all__ = ["RenderPlan", "Rendering", "interpolation_failure", "kernel_flags", "make_plan", "render",
-           "trace_pixel"]
+__all__ = ["RenderPlan", "Rendering", "SampleTrace", "interpolation_failure", "kernel_flags", "make_plan", "render",
+           "samples_per_pixel", "trace_pixel", "trace_samples"]

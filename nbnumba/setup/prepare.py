@@ -190,8 +190,21 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
                   interpolate=bool(interpolate), sampling=sampling, fluence=fluence,
                   polarization=p.polarization, nopolar=bool(p.nopolar), water_size=p.water_size, I_bg=I_bg,
                   mask=mask, streams=streams, seed=time_seed if p.seed is None else -p.seed)
+    _check_trace_pixels(setup)
     _log_summary(setup, divsteps, beam, log)
     return setup
+
+
+def _check_trace_pixels(setup: Setup) -> None:
+    """--trace-pixel: each pixel on the detector, and a sample count a trace may hold."""
+    det = setup.detector
+    for fpixel, spixel, _ in setup.params.trace_pixels:
+        if not (0 <= fpixel < det.fpixels and 0 <= spixel < det.spixels):
+            raise InputError("--trace-pixel %d %d: no such pixel; expected fast 0..%d and slow 0..%d (the detector "
+                             "has %d x %d pixels)" % (fpixel, spixel, det.fpixels - 1, det.spixels - 1,
+                                                      det.fpixels, det.spixels))
+    if setup.params.trace_pixels:
+        limits.check_trace_samples(setup.steps.detector_thicksteps * setup.n_steps)
 
 
 def _resolve_roi(p: Params, det):
