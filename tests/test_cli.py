@@ -339,8 +339,8 @@ def test_curved_det_works_as_the_last_token():
 # --- errors ---
 
 @pytest.mark.parametrize("token,suggestion", [
-    ("-hdiv", "-hdivrange"), ("-vdiv", "-vdivrange"), ("-lambd", "-lambda"), ("-dispstep", "-dispsteps"),
-    ("--lambda", "-lambda"), ("-Distance", "-distance"),
+    ("-lamda", "-lambda"), ("-lambd", "-lambda"), ("-Distance", "-distance"), ("-polarization", "-polar"),
+    ("-phi_start", "-phi"), ("-detector_distance", "-distance"),
 ])
 def test_unknown_flag_suggests_the_nearest(token, suggestion):
     with pytest.raises(InputError) as info:
@@ -350,10 +350,27 @@ def test_unknown_flag_suggests_the_nearest(token, suggestion):
     assert "did you mean" in message and suggestion in message
 
 
-@pytest.mark.parametrize("token", ["-source_distance", "-trace_pixel", "-noise", "-air", "-foo"])
+@pytest.mark.parametrize("token", ["-trace_pixel", "-noise", "-air", "-foo", "-lamda"])
 def test_flags_that_c_silently_ignores_are_unknown(token):
-    with pytest.raises(InputError, match=f"unknown flag {token}"):
+    with pytest.raises(InputError, match=f"unknown flag {token} \\(nanoBragg.c would ignore it"):
         params_from_argv([token])
+
+
+@pytest.mark.parametrize("text", ["-hdiv 0", "-vdiv 0.28", "-dispstep 3", "-source_distance 10000",
+                                  "-source_dist 10000", "-detsize_x 100", "-detsize_y 100",
+                                  "-xdet_vector 0 0 1", "-ydet_vector 0 -1 0", "-zdet_vector 1 0 0"])
+def test_flags_of_nanobraggs_documentation_that_c_ignores_warn(text):
+    params, warnings = params_from_argv(text.split())
+    assert comparable(params) == comparable(Params())
+    assert warnings == [f"{text.split()[0]}: {BY_NAME[text.split()[0]].note}"]
+    assert warnings[0].startswith(f"{text.split()[0]}: ignored, as nanoBragg.c ignores it")
+
+
+def test_spelling_nanobragg_takes_is_its_flag_with_a_warning():
+    params, warnings = params_from_argv("-oscillation 1 --lambda 2".split())
+    assert (params.osc, params.lambda0) == (1 / RTD, 2 / 1e10)
+    assert warnings == ["-oscillation: taken as -osc, as nanoBragg.c does",
+                        "--lambda: taken as -lambda, as nanoBragg.c does"]
 
 
 @pytest.mark.parametrize("argv,fragment", [

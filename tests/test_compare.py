@@ -210,6 +210,14 @@ def test_input_files_become_absolute_and_fdump_is_copied(tmp_path):
     assert out[:4] == ["-hkl", str(tmp_path / "sub" / "P1.hkl"), "-dump", "my.dump"] and copies == []
 
 
+def test_spellings_nanobragg_takes_are_rewritten_as_their_flags(tmp_path):
+    argv = ["-matfile", "a.mat", "--hkl", "P1.hkl", "-floatfile_out", "mine.bin", "-dumpfile", "sub/my.dump"]
+    out, copies = run_argv(argv, str(tmp_path))
+    assert out == ["-matfile", str(tmp_path / "a.mat"), "--hkl", str(tmp_path / "P1.hkl"), "-dumpfile", "my.dump",
+                   "-floatfile", "float.bin", "-intfile", "int.img", "-nonoise", "-nopgm"]
+    assert copies == []
+
+
 def test_spot_matching_on_a_drawn_image():
     image = np.zeros((20, 20))
     image[5, 5], image[5, 6] = 10.0, 10.0  # a plateau counts once

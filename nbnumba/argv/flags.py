@@ -40,11 +40,12 @@ G_FLUENCE = "Fluence"
 G_SWITCHES = "Switches"
 G_VECTORS = "Lab-frame vectors (each switches to the custom convention)"
 G_IGNORED = "Parsed and ignored, as in nanoBragg.c"
+G_DOC_IGNORED = "Used in nanoBragg's documentation, ignored by nanoBragg.c"
 G_PORT = "nbnumba options (not in nanoBragg.c)"
 
-#: usage groups in the order of nanoBragg.c's usage text; the last two hold flags it does not list
+#: usage groups in the order of nanoBragg.c's usage text; the last three hold flags it does not list
 GROUPS = (G_CRYSTAL, G_DETECTOR, G_SIZE, G_SAMPLING, G_SOURCE, G_MOSAIC, G_ROTATION, G_BACKGROUND,
-          G_OUTPUT, G_FLUENCE, G_SWITCHES, G_VECTORS, G_IGNORED, G_PORT)
+          G_OUTPUT, G_FLUENCE, G_SWITCHES, G_VECTORS, G_IGNORED, G_DOC_IGNORED, G_PORT)
 
 
 # Unit converters, each nanoBragg.c's own expression: pairs that look redundant (``* 1e-6`` and
@@ -212,6 +213,14 @@ def _add_trace_pixel(p: Params, values) -> None:
 _PIX0_NOTE = ("the vector is ignored, as in nanoBragg.c, which recomputes pix0 from the beam centre; "
               "the flag only switches to the custom convention")
 _IGNORED_NOTE = "parsed and ignored, as in nanoBragg.c"
+
+
+def _doc_ignored(name, help, metavar, nargs=1, instead="", **kw):
+    """A flag that nanoBragg's README, its source's example command lines or its usage text use but that
+    none of nanoBragg.c's argv tests matches (``nbnumba.argv.spellings``): accepted, ignored, warned about."""
+    note = "ignored, as nanoBragg.c ignores it" + (f" (nanoBragg.c's flag for this is {instead})" if instead else "")
+    return Flag(name, G_DOC_IGNORED, FLOAT, help, metavar=metavar, nargs=nargs, status=IGNORED, note=note, **kw)
+
 
 #: every flag, in usage order within its group
 FLAGS: tuple[Flag, ...] = (
@@ -451,6 +460,26 @@ FLAGS: tuple[Flag, ...] = (
           status=IGNORED, note="nanoBragg.c reads this file but never uses its data; ignored"),
     _file("-stolout", G_IGNORED, "output sin(theta)/lambda table; nanoBragg.c never writes it",
           status=IGNORED, note=_IGNORED_NOTE),
+    # --- used in nanoBragg's documentation, matched by none of nanoBragg.c's tests ---
+    _doc_ignored("-hdiv", "horizontal divergence (README's SAXS example, nanoBragg.c's header examples); "
+                 "ignored by nanoBragg.c, which reads -hdivrange", "MRAD", instead="-hdivrange"),
+    _doc_ignored("-vdiv", "vertical divergence (README's SAXS example, nanoBragg.c's header examples); "
+                 "ignored by nanoBragg.c, which reads -vdivrange", "MRAD", instead="-vdivrange"),
+    _doc_ignored("-dispstep", "number of wavelengths (nanoBragg.c's header examples); ignored by nanoBragg.c, "
+                 "which reads -dispsteps", "N", instead="-dispsteps"),
+    _doc_ignored("-source_distance", "distance from the source to the sample (nanoBragg.c's usage text, "
+                 "commented out); ignored by nanoBragg.c, which always puts the source 10 m away", "MM",
+                 aliases=("-source_dist",)),
+    _doc_ignored("-detsize_x", "detector size along x (README); ignored by nanoBragg.c, which reads -detsize_f",
+                 "MM", instead="-detsize_f"),
+    _doc_ignored("-detsize_y", "detector size along y (README); ignored by nanoBragg.c, which reads -detsize_s",
+                 "MM", instead="-detsize_s"),
+    _doc_ignored("-xdet_vector", "detector fast axis (README); ignored by nanoBragg.c, which reads -fdet_vector",
+                 "X Y Z", nargs=3, instead="-fdet_vector"),
+    _doc_ignored("-ydet_vector", "detector slow axis (README); ignored by nanoBragg.c, which reads -sdet_vector",
+                 "X Y Z", nargs=3, instead="-sdet_vector"),
+    _doc_ignored("-zdet_vector", "detector normal (README); ignored by nanoBragg.c, which reads -odet_vector",
+                 "X Y Z", nargs=3, instead="-odet_vector"),
     # --- port-only ---
     Flag("--phi-carryover-mode", G_PORT, CHOICE, "spec (default): every phi step rotates the crystal afresh; "
          "c-parity: reproduce single-threaded nanoBragg.c, where a phi step of exactly 0 reuses the previous "

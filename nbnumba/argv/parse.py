@@ -25,6 +25,7 @@ from nbnumba.argv.flags import (
     SWITCH,
     Flag,
 )
+from nbnumba.argv.spellings import spelling_warning, taken_as
 from nbnumba.constants import RTD
 from nbnumba.errors import InputError
 from nbnumba.io.smv import value_of
@@ -33,11 +34,15 @@ from nbnumba.params import Params
 
 #: where this parser deliberately differs from nanoBragg.c, one line each
 DEVIATIONS: tuple[str, ...] = (
-    "Flags match their table names exactly, not by substring: -twotheta_axis sets only the axis (C also sets "
-    "twotheta = x degrees and pivot sample) and -misset_seed sets only the seed (C also reads misset angles "
-    "from the next tokens).",
-    "An unknown flag is an error that suggests the nearest real flags; this includes flags C silently ignores: "
-    "-hdiv, -vdiv, -dispstep, -source_distance, -trace_pixel, -noise, -air.",
+    "-twotheta_axis sets only the axis (C's substring test for -twotheta also matches it and sets twotheta = x "
+    "degrees and pivot sample) and -misset_seed sets only the seed (C also reads misset angles from the next "
+    "tokens).",
+    "Another spelling that nanoBragg.c's substring tests take as one flag (-oscillation as -osc) is accepted "
+    "with a warning; one they would apply as several flags at once, unless a table flag does them all, or one "
+    "with '=' in it (C reads the value from the next argument) is an error.",
+    "A flag that nanoBragg.c silently ignores is an error that suggests the nearest real flags (-lamda, "
+    "-polarization, -trace_pixel, -noise, -air), unless nanoBragg's own documentation uses it (-hdiv, -vdiv, "
+    "-dispstep, -source_distance, -detsize_x, -xdet_vector, ...): those are accepted, with a warning.",
     "A flag missing its values, a value that is not a finite decimal number (nan, inf, hex, text), or a stray "
     "token that is neither a flag nor a value is an error (C silently skips the flag or reads 0).",
     "Integer values must be integers (\"5\" or \"5.0\") within 32 bits; C's atoi reads \"5.5\" as 5 and "
@@ -75,11 +80,13 @@ _HEADER_FIELDS = (
 
 
 class Step(NamedTuple):
-    """One flag of argv with its parsed values: the name as written and values of the flag's kind."""
+    """One flag of argv with its parsed values: the name as written and values of the flag's kind;
+    ``spelled`` when the name is not in the flag table but a spelling nanoBragg.c takes as the flag."""
 
     flag: Flag
     name: str
     values: tuple
+    spelled: bool = False
 
 
 def params_from_argv(argv: list[str], read_image) -> tuple[Params, list[str]]:
@@ -102,7 +109,8 @@ def params_from_argv(argv: list[str], read_image) -> tuple[Params, list[str]]:
     params : Params
         nanoBragg.c's globals after parsing, in its internal units (metres, radians).
     warnings : list of str
-        One line per flag that nanoBragg.c parses but ignores.
+        One line per flag that nanoBragg.c parses but ignores, and per spelling outside the flag table
+        taken as the flag nanoBragg.c takes it as (``nbnumba.argv.spellings``); each distinct line once.
 
     Raises
     ------
@@ -118,8 +126,10 @@ def params_from_argv(argv: list[str], read_image) -> tuple[Params, list[str]]:
         if step.flag.status == COMMAND:
             continue
         step.flag.apply(params, step.values)
+        lines = [spelling_warning(step.name, step.flag)] if step.spelled else []
         if step.flag.status == IGNORED:
-            warnings.append(f"{step.name}: {step.flag.note}")
+            lines.append(f"{step.name}: {step.flag.note}")
+        warnings += [line for line in lines if line not in warnings]
     return params, warnings
 
 
@@ -140,6 +150,9 @@ def split_argv(argv: list[str]) -> list[Step]:
     ------
     InputError
         For an unknown or unsupported flag, a missing or malformed value, or a stray token.
+
+    A token that is not a name in the flag table is looked up by nanoBragg.c's own matching
+    (``nbnumba.argv.spellings.taken_as``): a spelling C takes as one flag is that flag.
     """
     argv = [str(token) for token in argv]
     steps = []
@@ -151,6 +164,10 @@ def split_argv(argv: list[str]) -> list[Step]:
         if token.startswith("--") and "=" in token:
             name, inline = token.split("=", 1)
         flag = BY_NAME.get(name)
+        spelled = flag is None and token.startswith("-") and parse_number(token) is None
+        if spelled:
+            flag = taken_as(token)  # nanoBragg.c's substring matching; InputError when it is ambiguous
+            name, inline = token, None
         if flag is None:
             raise InputError(_unknown_message(token))
         if inline is not None:
@@ -159,7 +176,7 @@ def split_argv(argv: list[str]) -> list[Step]:
             raw = [inline]
         else:
             raw, i = _take_values(flag, name, argv, i)
-        steps.append(Step(flag, name, _convert(flag, name, raw)))
+        steps.append(Step(flag, name, _convert(flag, name, raw), spelled))
     return steps
 
 
@@ -257,14 +274,19 @@ def _unknown_message(token: str) -> str:
     names = list(BY_NAME)
     guesses = [name for name in names if name.startswith(token)][:3]
     if not guesses:
-        guesses = difflib.get_close_matches(token, names, n=3, cutoff=0.6)
+        # names inside the token, which nanoBragg.c's substring tests still ignore (a length test, letter
+        # case, a '_' for the '-'): -phi_start has -phi, -polarization -polar, -detector_distance -distance
+        inside = sorted((name for name in names if len(name.strip("-")) >= 3
+                         and name.strip("-").lower() in token.lower()), key=len, reverse=True)
+        close = difflib.get_close_matches(token, names, n=3, cutoff=0.6)
+        guesses = list(dict.fromkeys(inside + close))[:3]
     if not guesses:
-        return f"unknown flag {token} (see nbnumba -h for the list of flags)"
+        return f"unknown flag {token} (nanoBragg.c would ignore it; see nbnumba -h for the list of flags)"
     if len(guesses) == 1:
         listed = guesses[0]
     else:
         listed = ", ".join(guesses[:-1]) + " or " + guesses[-1]
-    return f"unknown flag {token} (did you mean {listed}?)"
+    return f"unknown flag {token} (nanoBragg.c would ignore it; did you mean {listed}?)"
 
 
 def _apply_headers(params: Params, steps: list[Step], read_image) -> None:

@@ -64,10 +64,18 @@ class CompareFailure(Exception):
 # ---------------------------------------------------------------- argv rewriting
 
 
-def _flag_names(names) -> dict[str, str]:
-    """Every spelling (aliases included) of each flag in `names`, mapped to the flag's main name."""
-    from nbnumba.argv.flags import BY_NAME
-    return {spelling: flag.name for spelling, flag in BY_NAME.items() if flag.name in names}
+def _flag_name(token: str, names) -> str | None:
+    """The main name of the flag `token` spells (an alias, or a spelling nanoBragg.c's substring matching
+    takes: ``-matfile`` for ``-mat``) when it is one of `names`, else None."""
+    from nbnumba.argv.flags import BY_NAME  # noqa: PLC0415 -- start-up: the compare command's own import
+    from nbnumba.argv.spellings import taken_as  # noqa: PLC0415 -- start-up, as above
+    flag = BY_NAME.get(token)
+    if flag is None and token.startswith("-"):
+        try:
+            flag = taken_as(token)
+        except InputError:  # refused: both programs get it as written and nbnumba reports it
+            flag = None
+    return flag.name if flag is not None and flag.name in names else None
 
 
 def run_argv(argv: list[str], cwd: str) -> tuple[list[str], list[str]]:
@@ -90,9 +98,6 @@ def run_argv(argv: list[str], cwd: str) -> tuple[list[str], list[str]]:
     (list of str, list of str)
         The rewritten argv and the absolute paths of the files to copy into each run folder.
     """
-    inputs = _flag_names(INPUT_FILE_FLAGS)
-    outputs = _flag_names(OUTPUT_FILE_FLAGS)
-    dumps = _flag_names(("-dump",))
     out: list[str] = []
     copies: list[str] = []
     has_hkl = has_dump = False
@@ -100,15 +105,15 @@ def run_argv(argv: list[str], cwd: str) -> tuple[list[str], list[str]]:
     while index < len(argv):
         token = argv[index]
         has_value = index + 1 < len(argv)
-        if token in outputs and has_value:
+        if _flag_name(token, OUTPUT_FILE_FLAGS) and has_value:
             index += 2
             continue
-        if token in inputs and has_value:
-            has_hkl = has_hkl or inputs[token] == "-hkl"
+        if _flag_name(token, INPUT_FILE_FLAGS) and has_value:
+            has_hkl = has_hkl or _flag_name(token, INPUT_FILE_FLAGS) == "-hkl"
             out += [token, os.path.join(cwd, argv[index + 1])]
             index += 2
             continue
-        if token in dumps and has_value:
+        if _flag_name(token, ("-dump",)) and has_value:
             has_dump = True
             source = os.path.join(cwd, argv[index + 1])
             name = os.path.basename(source) or DEFAULT_DUMP

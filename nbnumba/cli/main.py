@@ -33,8 +33,8 @@ def usage_text() -> str:
         "usage: nbnumba -mat auto.mat -hkl Fs.hkl [flags]",
         "       nbnumba -cell a b c al be ga -misset RX RY RZ -default_F F [flags]",
         "",
-        "Flags are nanoBragg.c's, matched exactly (no abbreviations); values follow their flag and may be",
-        "negative. Later flags override earlier ones.",
+        "Flags are nanoBragg.c's; another spelling that nanoBragg.c's substring matching takes (-oscillation)",
+        "is taken as its flag, with a warning. Values follow their flag and may be negative; later flags win.",
     ]
     for group in GROUPS:
         lines += ["", f"{group}:"]
@@ -72,6 +72,9 @@ def main_argv(argv: list[str]) -> int:
         (reported on stderr as one line), 130 when interrupted, else the simulation's status.
     """
     argv = [str(token) for token in argv]
+    if not argv:  # as nanoBragg.c, the usage on stdout; C exits 9, the status nbnumba gives bad input as 2
+        click.echo(usage_text())
+        return ExitStatus.INPUT_ERROR
     if any(token in _HELP_FLAGS for token in argv):
         click.echo(usage_text())
         return 0
