@@ -409,8 +409,8 @@ def test_still_geometry(runs, dxtbx_read, case):
 
 
 def test_one_rotation_image_is_a_sweep_of_one(runs, dxtbx_read):
-    """A single image with -osc is a one-image sweep with the printout's start and width (DIALS 3.12's
-    dxtbx takes the width from omega_end when there are no consecutive omega values)."""
+    """A single image with -osc is a one-image sweep with the printout's start and width (the dxtbx of
+    DIALS 3.12 takes every width from omega_end - omega)."""
     (iset,), (data,) = dxtbx_read[("one_image", "nxmx")]
     assert iset["format"] == "FormatNXmx" and iset["kind"] == "ImageSequence"
     assert iset["images"] == 1 and iset["image_range"] == [1, 1]
@@ -523,7 +523,8 @@ def test_noise_nxmx_keeps_counts_above_65535(runs, dxtbx_read):
 def test_smv_without_a_number_in_its_name_is_refused(dxtbx_read):
     """dxtbx's JHSim reader needs a numbered name (its scan comes from the name's template): nanoBragg's
     default names (intimage.img, noiseimage.img) and any other unnumbered name are refused (docs/usage.md)."""
-    assert dxtbx_read[("smv", "unnumbered")] == "ValueError: Could not determine filename template"
+    refused = dxtbx_read[("smv", "unnumbered")]
+    assert refused.startswith("ValueError:") and "filename template" in refused, refused
 
 
 def _show_blocks(text):
