@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import glob
 import hashlib
 import json
 import os
 import re
 import shlex
+import stat
 import sys
 import time
 import traceback
@@ -26,9 +28,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from nbnumba.errors import ExitStatus, InputError
-from nbnumba.io.atomic import atomic_open
+from nbnumba.io import atomic
+from nbnumba.io.atomic import atomic_open, forget_listings
 from nbnumba.io.hkl import cached_tables
 from nbnumba.io.nxmx import NXmxWriter
+from nbnumba.io.textcols import read_input
 from nbnumba.outputs.registry import output_paths
 from nbnumba.run import run
 from nbnumba.setup import params_from_argv, prepare
@@ -58,15 +62,25 @@ class Job:
     error: Optional[str] = None
 
 
+#: memory per byte of a job file while its lines are split into jobs (an upper bound)
+JOB_FILE_PARSE_FACTOR = 40.0
+
+
 def read_jobs(path) -> list:
     """The jobs of a job file, in line order.
 
     Each non-blank line not starting with ``#`` is one command line, split as a POSIX shell splits
     words (``shlex.split``: quotes and backslashes, no variables, no globbing, no ``#`` comments after a
     command). A line ending in a backslash continues on the next line. A leading program name
-    (``nanoBragg``, ``nbnumba`` or a path ending in either) is dropped."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        raw = handle.read().splitlines()
+    (``nanoBragg``, ``nbnumba`` or a path ending in either) is dropped. A command that is not valid
+    UTF-8 is a job that fails with an error naming its line (its file names could not be written as
+    given); the file is read with the input limits (size, line length, no NUL byte)."""
+    data = read_input(path, "job", text=True, parse_factor=JOB_FILE_PARSE_FACTOR)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="surrogateescape")  # bad bytes become lone surrogates
+    raw = text.splitlines()
     jobs = []
     pending, first = None, 0
     for number, text in enumerate(raw, start=1):
@@ -87,7 +101,16 @@ def read_jobs(path) -> list:
     return jobs
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def _split(line: int, text: str) -> Job:
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        byte = ord(bad.group()) - 0xDC00
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return Job(line, shown, error="the line is not valid UTF-8 (byte 0x%02x at character %d); write its "
+                                      "file names in UTF-8" % (byte, bad.start() + 1))
     try:
         argv = shlex.split(text)
     except ValueError as exc:  # unbalanced quotes, a lone trailing backslash
@@ -159,6 +182,47 @@ def read_records(jobfile) -> dict:
     return records
 
 
+def open_state(path) -> int:
+    """Open (create if missing) a state file for appending; InputError if it cannot be written (a
+    read-only file system, no permission): checked before any job runs. Returns the descriptor."""
+    try:
+        return os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:
+        raise InputError("cannot write the state file %s: %s" % (path, exc.strerror or exc)) from exc
+
+
+def lock_batch(jobfile) -> int:
+    """Take the job file's batch lock: an exclusive ``flock`` on its state file ``JOBFILE.done``
+    (created if missing), held until the returned descriptor is closed (or the process ends, however
+    it ends). InputError if the state file cannot be written, or if another batch holds the lock
+    (two batches on one job file would redo each other's work and interleave their records). Under
+    MPI rank 0 takes it for all ranks."""
+    path = state_path(jobfile)
+    fd = open_state(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError("%s is being run by another nbnumba-batch (it holds the lock on %s); wait for it "
+                         "to end or stop it" % (jobfile, path)) from None
+    except OSError:  # a file system without locks (some network file systems): run unlocked
+        pass
+    return fd
+
+
+@contextlib.contextmanager
+def batch_guard(jobfile, rank: int = 0, use_rank_state: bool = False):
+    """For the life of the block: the batch lock (rank 0), and this rank's state file checked writable."""
+    fd = lock_batch(jobfile) if rank == 0 else None
+    try:
+        if use_rank_state:
+            os.close(open_state(state_path(jobfile, rank)))
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def file_digest(path) -> tuple:
     """(size, sha256 hex) of a file."""
     sha = hashlib.sha256()
@@ -178,10 +242,28 @@ def verified(record: dict, key: str, outputs: list, shared=frozenset()) -> bool:
         files = record["outputs"]
         if record["key"] != key or sorted(entry["path"] for entry in files) != sorted(outputs):
             return False
-        return all(entry["path"] in shared or (os.path.getsize(entry["path"]) == entry["size"]
-                   and file_digest(entry["path"]) == (entry["size"], entry["sha256"])) for entry in files)
+        return all(entry["path"] in shared or _intact(entry) for entry in files)
     except (OSError, KeyError, TypeError, AttributeError):
         return False
+
+
+def _intact(entry: dict) -> bool:
+    """An output as recorded: a regular file of the recorded size and SHA-256, or (recorded as a
+    ``stream``: ``-floatfile /dev/null``, a FIFO) still a device or FIFO, whose bytes are gone."""
+    if entry.get("stream"):
+        return is_stream(entry["path"])
+    return (os.path.isfile(entry["path"]) and os.path.getsize(entry["path"]) == entry["size"]
+            and file_digest(entry["path"]) == (entry["size"], entry["sha256"]))
+
+
+def is_stream(path) -> bool:
+    """True if ``path`` (followed through symlinks) is a character or block device or a FIFO: an output
+    written straight into, which cannot be read back (reading a FIFO would wait for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
 
 
 def shared_outputs(jobs, batch_seed: int, device: Optional[str] = None) -> dict:
@@ -212,35 +294,12 @@ def append_record(path, record: dict) -> None:
         os.fsync(handle.fileno())
 
 
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
-
-
 def remove_stale_temps(paths) -> None:
     """Remove the temporary files that ``nbnumba.io.atomic`` leaves next to ``paths`` when a process is
-    killed while writing (``.<name>.<pid>.tmp``), for processes on this machine no longer running."""
-    for path in paths:
-        folder, name = os.path.split(os.path.abspath(path))
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in entries:
-            match = _TEMP_NAME.match(entry)
-            if match and match["name"] == name and not _process_alive(int(match["pid"])):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(folder, entry))
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, another user's
-        return True
-    return True
+    killed while writing (``.<name>.<pid>-<host>.<random>.tmp``, and the older ``.<name>.<pid>.tmp``),
+    for processes on this machine no longer running. Each folder is listed once per process
+    (:func:`nbnumba.io.atomic.remove_stale_temps`), so a batch of many jobs in one folder lists it once."""
+    atomic.remove_stale_temps(paths)
 
 
 # ---------------------------------------------------------------------------------------------- MPI
@@ -253,7 +312,7 @@ def mpi_launched() -> bool:
 def mpi_world():
     """(rank, size, comm) from mpi4py's COMM_WORLD (imported only here)."""
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI  # noqa: PLC0415 -- mpi4py: optional (nbnumba[mpi])
     except ImportError as exc:
         raise InputError("--mpi: mpi4py is not installed (pip install 'nbnumba[mpi]')") from exc
     comm = MPI.COMM_WORLD
@@ -298,6 +357,9 @@ def run_job(job: Job, params, state_file, key: str, log_lines: list, rank: int) 
         run(params, log=log_lines.append)
     outputs = []
     for path in output_paths(params):
+        if is_stream(path):  # written into a device or FIFO: nothing to read back
+            outputs.append({"path": os.path.abspath(path), "stream": True})
+            continue
         size, digest = file_digest(path)
         outputs.append({"path": os.path.abspath(path), "size": size, "sha256": digest})
     record = {"line": job.line, "key": key, "seed": params.seed, "outputs": outputs, "rank": rank,
@@ -308,15 +370,23 @@ def run_job(job: Job, params, state_file, key: str, log_lines: list, rank: int) 
 
 def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, device: Optional[str] = None,
               rank: int = 0, size: int = 1, use_rank_state: bool = False,
-              report: Callable[[str], None] = None, progress: Optional[Callable] = None) -> Summary:
+              report: Callable[[str], None] = None, progress: Optional[Callable] = None,
+              locked: bool = False) -> Summary:
     """Run this rank's share of the job file: jobs ``i`` (in line order) with ``i % size == rank``.
 
     A job whose state record matches its line and whose outputs are intact is skipped (unless
     ``force``); a job that fails is reported through ``report`` as ``JOBFILE:LINE: error: ...`` and
-    the batch goes on. ``progress(done_jobs, total_jobs)`` is called after each job."""
+    the batch goes on. ``progress(done_jobs, total_jobs)`` is called after each job. Unless ``locked``
+    (the caller holds :func:`batch_guard`), the batch lock is taken for the run: InputError, before
+    any job, if another batch runs the job file or the state file cannot be written."""
+    if not locked:
+        with batch_guard(jobfile, rank, use_rank_state):
+            return run_batch(jobfile, batch_seed, log_dir, force, device, rank, size, use_rank_state, report,
+                             progress, locked=True)
     if report is None:
         def report(message):
             sys.stderr.write(message + "\n")
+    forget_listings()  # each output folder is listed once in this batch (for temporaries of killed runs)
     all_jobs = read_jobs(jobfile)
     jobs = all_jobs[rank::size]
     state_file = state_path(jobfile, rank if use_rank_state else None)
@@ -391,6 +461,9 @@ def assemble_hdf5(jobfile, path, batch_seed: int = 1, compression: str = "gzip",
                 missing.append(job.line)
         shared = shared_outputs(read_jobs(jobfile), batch_seed, device)
         for params in ready:
+            if is_stream(params.floatfilename):
+                raise InputError("-floatfile %s is a device or FIFO: the images are read back from each line's "
+                                 "-floatfile, which must be a file" % params.floatfilename)
             lines = shared.get(os.path.abspath(params.floatfilename))
             if lines:
                 raise InputError("lines %s all write -floatfile %s: each line needs its own -floatfile"

@@ -1,8 +1,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Memory limits: estimate what a run will allocate and refuse, with one line, before allocating it.
+"""Memory and input limits: estimate what a run will allocate and refuse, with one line, before allocating it.
 
-The limit is the memory available now (/proc/meminfo MemAvailable, else the free physical pages),
-or ``FALLBACK_LIMIT_BYTES`` when neither can be read; ``NBNUMBA_MEMORY_LIMIT`` (bytes) overrides it."""
+The memory limit is the memory available now (/proc/meminfo MemAvailable, else the free physical pages),
+or ``FALLBACK_LIMIT_BYTES`` when neither can be read; ``NBNUMBA_MEMORY_LIMIT`` (bytes) overrides it.
+
+Input files are read with bounds, so that one that never ends (/dev/zero, /dev/urandom, a FIFO fed
+forever) is refused with one line instead of filling the memory: at most :func:`input_limit` bytes
+(``DEFAULT_INPUT_LIMIT_BYTES``, or ``NBNUMBA_INPUT_LIMIT``) from a text or binary input whose size is
+not fixed by its header, a text line at most ``MAX_LINE_BYTES``, no NUL byte in a text file, and
+the memory its parsing needs checked against the memory limit before parsing."""
 from __future__ import annotations
 
 import os
@@ -13,6 +19,13 @@ from nbnumba.errors import InputError
 LIMIT_ENV = "NBNUMBA_MEMORY_LIMIT"
 #: the limit when the available memory cannot be read
 FALLBACK_LIMIT_BYTES = 4 * 1024**3
+
+#: environment variable that overrides the input size limit, in bytes
+INPUT_LIMIT_ENV = "NBNUMBA_INPUT_LIMIT"
+#: the most bytes read from an input file (-hkl, -sourcefile, -stol, a batch job file, ...) by default
+DEFAULT_INPUT_LIMIT_BYTES = 1024**3
+#: the longest line of a text input file (its bytes, newline excluded)
+MAX_LINE_BYTES = 1024**2
 
 #: bytes per detector pixel while a run is alive: the float32 image (4), the kernel's side arrays
 #: (interpolation-event int64 8, carry-over flag uint8 1, rendered/ROI booleans 2, order of the
@@ -69,23 +82,46 @@ def memory_limit() -> int:
     InputError
         If ``NBNUMBA_MEMORY_LIMIT`` is set but is not a positive whole number of bytes.
     """
-    text = os.environ.get(LIMIT_ENV)
-    if text is not None:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            value = 0
-        if value <= 0:
-            raise InputError(f"{LIMIT_ENV}: expected a positive number of bytes, got {text!r}")
+    value = _env_bytes(LIMIT_ENV)
+    if value is not None:
         return value
     return _meminfo_available() or _free_pages() or FALLBACK_LIMIT_BYTES
 
 
-def _size(nbytes: int) -> str:
+def input_limit() -> int:
+    """The most bytes an input file may have: ``NBNUMBA_INPUT_LIMIT`` if set, else
+    ``DEFAULT_INPUT_LIMIT_BYTES``.
+
+    Raises
+    ------
+    InputError
+        If ``NBNUMBA_INPUT_LIMIT`` is set but is not a positive whole number of bytes.
+    """
+    value = _env_bytes(INPUT_LIMIT_ENV)
+    return DEFAULT_INPUT_LIMIT_BYTES if value is None else value
+
+
+def _env_bytes(name: str) -> int | None:
+    """A positive whole number of bytes (ASCII digits) from the environment variable, None if unset."""
+    text = os.environ.get(name)
+    if text is None:
+        return None
+    stripped = text.strip()
+    value = int(stripped) if stripped.isascii() and stripped.isdigit() else 0
+    if value <= 0:
+        raise InputError(f"{name}: expected a positive number of bytes, got {text!r}")
+    return value
+
+
+def size_text(nbytes: int) -> str:
+    """A byte count for messages: ``1 GiB``, ``1.5 MiB``, ``300 bytes``."""
     for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if nbytes >= scale:
             return f"{nbytes / scale:.3g} {unit}"
     return f"{nbytes} bytes"
+
+
+_size = size_text
 
 
 def check_bytes(nbytes: int, what: str) -> None:

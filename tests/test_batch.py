@@ -337,7 +337,10 @@ def test_mpi_batch_gives_the_single_process_images(small_batch, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("9 jobs: 9 done, 0 skipped (verified), 0 failed") == 1
     assert outputs(tmp_path) == outputs(ran)
-    assert sorted(p.name for p in tmp_path.glob("jobs.txt.done*")) == ["jobs.txt.done.rank0", "jobs.txt.done.rank1"]
+    # each rank records in its own file; jobs.txt.done (empty) is the batch's lock, held by rank 0
+    assert sorted(p.name for p in tmp_path.glob("jobs.txt.done*")) == ["jobs.txt.done", "jobs.txt.done.rank0",
+                                                                       "jobs.txt.done.rank1"]
+    assert (tmp_path / "jobs.txt.done").read_bytes() == b""
 
 
 def test_killed_mpi_batch_resumes(slow_reference, tmp_path, monkeypatch):
@@ -360,3 +363,177 @@ def test_plain_run_does_not_import_mpi4py():
     env = {k: v for k, v in _env().items() if k not in batch.MPI_ENV_VARS}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+# ------------------------------------------------------------------ hardening (issue 14, item 8)
+
+TINY = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -detpixels 8 -nonoise -nopgm"
+
+
+def _one_line(err, *fragments):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def test_each_output_folder_is_listed_once_per_batch(tmp_path, monkeypatch, capsys):
+    """Each job listed the whole output folder (for temporaries of killed runs): 10,000 jobs slowed down
+    and a fully done resume took minutes. Now a batch lists each folder once, resumed or not."""
+    from nbnumba.io import atomic
+    stage(tmp_path, "".join(f"{TINY} -phi {k} -floatfile f{k}.bin -intfile i{k}.img\n" for k in range(6)))
+    for k in range(300):
+        (tmp_path / f"junk{k}.dat").write_bytes(b"")
+    listed = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path="."):
+        if sys._getframe(1).f_code.co_filename == atomic.__file__:  # (glob lists the state files once too)
+            listed.append(os.path.realpath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(atomic.os, "scandir", counting_scandir)
+    for expected_done in (6, 0):  # a full run, then a fully done resume
+        listed.clear()
+        assert run_batch_here(tmp_path, monkeypatch) == 0
+        assert f"6 jobs: {expected_done} done, {6 - expected_done} skipped" in capsys.readouterr().out
+        assert listed.count(os.path.realpath(tmp_path)) == 1, listed
+
+
+def test_stale_temporaries_of_killed_runs_are_still_removed(tmp_path, monkeypatch):
+    from nbnumba.io import atomic
+    stage(tmp_path, f"{TINY} -floatfile f.bin -intfile i.img\n")
+    dead = 2**22 + 1  # above the largest PID Linux gives
+    stale = [f".f.bin.{dead}-{atomic.host_tag()}.0123456789ab.tmp", f".i.img.{dead}.tmp"]
+    for name in stale:
+        (tmp_path / name).write_bytes(b"partial")
+    assert run_batch_here(tmp_path, monkeypatch) == 0
+    assert temp_files(tmp_path) == []
+    (tmp_path / stale[0]).write_bytes(b"partial")  # a kill after the job was recorded: removed on resume
+    assert run_batch_here(tmp_path, monkeypatch) == 0
+    assert temp_files(tmp_path) == []
+
+
+def test_a_second_batch_on_the_same_job_file_is_refused(tmp_path, monkeypatch, capsys):
+    stage(tmp_path, f"{TINY} -floatfile f.bin -intfile i.img\n")
+    monkeypatch.chdir(tmp_path)
+    held = batch.lock_batch("jobs.txt")  # another batch, running now
+    try:
+        assert batch_main("jobs.txt") == 2
+        _one_line(capsys.readouterr().err, "nbnumba-batch: error: jobs.txt is being run by another nbnumba-batch",
+                  "jobs.txt.done")
+        with pytest.raises(batch.InputError, match="being run by another"):
+            batch.run_batch("jobs.txt")
+        assert sorted(os.listdir(tmp_path)) == ["cubic.hkl", "jobs.txt", "jobs.txt.done"]
+    finally:
+        os.close(held)
+    assert batch_main("jobs.txt") == 0  # once it ended
+
+
+def test_a_second_mpi_batch_is_refused_by_every_rank(tmp_path):
+    mpiexec = _mpiexec()
+    stage(tmp_path, f"{TINY} -floatfile f.bin -intfile i.img\n{TINY} -phi 1 -floatfile g.bin -intfile j.img\n")
+    held = batch.lock_batch(tmp_path / "jobs.txt")
+    try:
+        done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "nbnumba.cli.batch", "jobs.txt"],
+                              cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    finally:
+        os.close(held)
+    assert done.returncode == 2, done.stderr
+    _one_line(done.stderr, "is being run by another nbnumba-batch")
+    assert not (tmp_path / "f.bin").exists() and not (tmp_path / "g.bin").exists()
+
+
+def test_an_unwritable_state_file_is_refused_before_any_job(tmp_path, monkeypatch, capsys):
+    """A job file on a read-only file system rendered every job, then counted all as failed."""
+    import errno
+    stage(tmp_path, f"{TINY} -floatfile f.bin -intfile i.img\n")
+    (tmp_path / "jobs.txt.done").mkdir()  # (tests run as root: a folder stands in for no permission)
+    assert run_batch_here(tmp_path, monkeypatch) == 2
+    _one_line(capsys.readouterr().err,
+              "nbnumba-batch: error: cannot write the state file jobs.txt.done: Is a directory")
+    (tmp_path / "jobs.txt.done").rmdir()
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if os.fspath(path).endswith(".done") and flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(batch.os, "open", read_only)
+    assert run_batch_here(tmp_path, monkeypatch) == 2
+    _one_line(capsys.readouterr().err, "cannot write the state file jobs.txt.done: Read-only file system")
+    assert sorted(os.listdir(tmp_path)) == ["cubic.hkl", "jobs.txt"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--seed", "x", "jobs.txt"], "Invalid value for '--seed': expected a whole number, got 'x'"),
+    (["--seed", "٥", "jobs.txt"], "expected a whole number"),
+    (["--seed", "9999999999", "jobs.txt"], "is not in the range"),
+    (["--bogus", "jobs.txt"], "No such option"),
+    ([], "Missing argument 'JOBFILE'"),
+    (["missing.txt"], "'missing.txt' does not exist"),
+    (["--device", "tpu", "jobs.txt"], "'--device'"),
+])
+def test_usage_errors_are_one_line(tmp_path, monkeypatch, capsys, args, fragment):
+    from nbnumba.cli.batch import main_argv as batch_argv
+    stage(tmp_path, f"{TINY} -floatfile f.bin\n")
+    monkeypatch.chdir(tmp_path)
+    assert batch_argv(args) == 2
+    out, err = capsys.readouterr()
+    _one_line(err, "nbnumba-batch: error: ", fragment)
+    assert out == ""
+
+
+def test_usage_error_of_the_installed_command_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nbnumba.cli.batch", "--seed", "x", "jobs.txt"], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "nbnumba-batch: error: Invalid value for '--seed': expected a whole number, got 'x'\n"
+
+
+def test_a_line_that_is_not_utf8_is_refused_by_line(tmp_path, monkeypatch, capsys):
+    """Invalid UTF-8 in a job line became another file name (U+FFFD); now that job fails, naming its line."""
+    stage(tmp_path, "")
+    (tmp_path / "jobs.txt").write_bytes(
+        f"# caf\xe9 in latin-1 below\n{TINY} -floatfile ok.bin -intfile ok.img\n".encode()
+        + f"{TINY} -floatfile caf".encode() + b"\xe9.bin -intfile x.img\n"
+        + b"# a comment in latin-1: caf\xe9\n")
+    assert run_batch_here(tmp_path, monkeypatch) == 1
+    out, err = capsys.readouterr()
+    _one_line(err, "jobs.txt:3: error: the line is not valid UTF-8 (byte 0xe9 at character")
+    assert "1 done, 0 skipped (verified), 1 failed" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cubic.hkl", "jobs.txt", "jobs.txt.done", "ok.bin", "ok.img"]
+
+
+def test_outputs_into_a_fifo_are_recorded_without_reading_them_back(tmp_path, monkeypatch, capsys):
+    """-floatfile /dev/null (here a FIFO with a reader) is written into; the record does not read it back
+    (reading a FIFO would wait for ever) and a resume counts it as done."""
+    import threading
+    stage(tmp_path, f"{TINY} -floatfile pipe -intfile i.img\n")
+    os.mkfifo(tmp_path / "pipe")
+    got = []
+
+    def read():
+        with open(tmp_path / "pipe", "rb") as handle:
+            got.append(handle.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert run_batch_here(tmp_path, monkeypatch) == 0
+    finally:
+        for _ in range(100):
+            reader.join(timeout=0.05)
+            if not reader.is_alive():
+                break
+            try:
+                os.close(os.open(tmp_path / "pipe", os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+    assert not reader.is_alive() and len(got[0]) == 4 * 8 * 8
+    record = batch.read_records(tmp_path / "jobs.txt")[1][0]
+    assert record["outputs"][0] == {"path": str(tmp_path / "pipe"), "stream": True}
+    assert run_batch_here(tmp_path, monkeypatch) == 0
+    assert "1 jobs: 0 done, 1 skipped" in capsys.readouterr().out

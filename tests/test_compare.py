@@ -3,16 +3,22 @@
 (nbnumba's own image, computed here in-process by nbnumba.simulate, or a perturbed copy of it); and the PNG
 writer, decoded back by hand (struct + zlib, CRCs checked)."""
 import json
+import math
 import os
+import signal
 import stat
 import struct
+import subprocess
 import sys
+import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nbnumba.cli.compare import brightest_spots, main_argv, match_spots, run_argv
+from nbnumba.cli.compare import brightest_spots, compare, main_argv, match_spots, run_argv
+from nbnumba.errors import InputError
 from nbnumba.io.png import write_png
 
 ARGV = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 -distance 100 -detpixels 32 -pixel 3.2".split()
@@ -20,12 +26,18 @@ ARGV = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 -distance 100
 STAND_IN = '''#!{python}
 # stand-in for nanoBragg.c: writes the image in {image} (changed as {config} says) to -floatfile
 import json, os, sys
-import numpy as np
 argv = sys.argv[1:]
 with open({config!r}) as f:
     config = json.load(f)
 with open(config["log"], "w") as f:
     json.dump({{"argv": argv, "cwd": os.getcwd()}}, f)
+if config.get("sleep"):  # hang, with a child of its own: both must be stopped
+    import subprocess, time
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open(config["log"] + ".pids", "w") as f:
+        f.write("%d %d" % (os.getpid(), child.pid))
+    time.sleep(config["sleep"])
+import numpy as np
 if config.get("fail"):
     print("ERROR: stand-in refuses", file=sys.stderr)
     sys.exit(3)
@@ -237,3 +249,160 @@ def test_spot_matching_on_a_drawn_image():
     weak = np.zeros((20, 20))
     weak[5, 4], weak[7, 7] = 1.0, 2.0
     assert match_spots(image, [(5, 5)], weak, window=2)[0]["offset"] == {"slow": 2, "fast": 2}
+
+
+# ------------------------------------------------------------------ hardening (issue 14, item 7)
+
+def _one_error(capsys, *fragments):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("nbnumba-compare: error: ") and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize("out", ["report", "."])
+@pytest.mark.parametrize("kind", ["folder", "file", "symlink"])
+def test_keep_never_replaces_an_existing_run_folder(tmp_path, reference_image, capsys, out, kind):
+    """--keep deleted an existing OUT/c_run (./c_run with --out .), and a file or symlink there gave a
+    traceback: now it is refused, before anything runs, and the thing there is left as it was."""
+    binary, log = stand_in(tmp_path, reference_image[0])
+    user = tmp_path / "user"
+    (user / out).mkdir(parents=True, exist_ok=True)
+    existing = user / out / "c_run"
+    if kind == "folder":
+        existing.mkdir()
+        (existing / "notes.txt").write_text("mine")
+    elif kind == "file":
+        existing.write_text("mine")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (tmp_path / "elsewhere" / "notes.txt").write_text("mine")
+        existing.symlink_to(tmp_path / "elsewhere")
+    before = sorted(os.listdir(user / out))
+    old = os.getcwd()
+    os.chdir(user)
+    try:
+        status = main_argv(["--c-bin", str(binary), "--out", out, "--keep", "--", *ARGV])
+    finally:
+        os.chdir(old)
+    assert status == 2
+    _one_error(capsys, "--keep: ", "c_run already exists")
+    assert not log.exists()  # nothing ran
+    assert sorted(os.listdir(user / out)) == before
+    assert (existing / "notes.txt").read_text() == "mine" if kind != "file" else existing.read_text() == "mine"
+
+
+def test_failed_program_is_kept_beside_what_is_there(tmp_path, reference_image, capsys):
+    binary, _ = stand_in(tmp_path, reference_image[0], fail=True)
+    report = tmp_path / "user" / "report"
+    report.mkdir(parents=True)
+    (report / "c_run").write_text("mine")
+    status, _ = run_compare(tmp_path, binary)
+    assert status == 2
+    err = _one_error(capsys, "nanoBragg.c failed with exit status 3", "its output: report/c_run-")
+    kept = Path(tmp_path / "user" / err.rsplit("its output: ", 1)[1].rstrip(")"))
+    assert "refuses" in (kept / "stderr.txt").read_text()
+    assert (report / "c_run").read_text() == "mine"
+
+
+def _gone(pid):
+    """True once ``pid`` has ended (a zombie waiting for its parent counts as ended)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def _wait_gone(pids, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not all(_gone(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _pids(log):
+    path = Path(str(log) + ".pids")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _kill(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def test_timeout_stops_the_program_and_its_children(tmp_path, reference_image, capsys):
+    binary, log = stand_in(tmp_path, reference_image[0], sleep=600)
+    start = time.monotonic()
+    try:
+        status, report = run_compare(tmp_path, binary, "--timeout", "3")
+        pids = _pids(log)
+        assert status == 2 and time.monotonic() - start < 60
+        _one_error(capsys, "nanoBragg.c did not finish within 3 s (--timeout); it was stopped")
+        assert len(pids) == 2 and _wait_gone(pids)
+        assert (report / "c_run" / "stdout.txt").exists()  # its output is kept, as for a failure
+    finally:
+        _kill(_pids(log))
+
+
+@pytest.mark.parametrize("signum, status, word", [(signal.SIGTERM, 143, "terminated"),
+                                                  (signal.SIGINT, 130, "interrupted"),
+                                                  (signal.SIGHUP, 143, "terminated")])
+def test_signal_stops_the_programs_and_removes_the_run_folders(tmp_path, reference_image, signum, status, word):
+    """On SIGTERM nbnumba-compare left the C process running and its temporary folder behind."""
+    binary, log = stand_in(tmp_path, reference_image[0], sleep=600)
+    system_temp = tmp_path / "systemp"
+    system_temp.mkdir()
+    (tmp_path / "user").mkdir()
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, TMPDIR=str(system_temp),
+               PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "nbnumba.cli.compare", "--c-bin", str(binary), "--out", "report",
+                             "--", *ARGV], cwd=tmp_path / "user", env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pids(log)) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        assert os.listdir(system_temp)  # the run folders
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == status, err
+        assert err.strip() == "nbnumba-compare: %s" % word
+        assert _wait_gone(_pids(log))
+        assert os.listdir(system_temp) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        _kill(_pids(log))
+
+
+@pytest.mark.parametrize("option, value", [("--min-correlation", "nan"), ("--max-rel-diff", "inf"),
+                                           ("--max-spot-offset", "-nan"), ("--min-correlation", "٠.٥"),
+                                           ("--spots", "٥"), ("--timeout", "nan"), ("--timeout", "-1")])
+def test_bad_thresholds_are_refused_before_running(tmp_path, reference_image, capsys, option, value):
+    """--min-correlation nan gave a TypeError after both runs."""
+    binary, log = stand_in(tmp_path, reference_image[0])
+    status, _ = run_compare(tmp_path, binary, option, value)
+    assert status == 2
+    _one_error(capsys, option)
+    assert not log.exists()
+
+
+def test_library_compare_refuses_non_finite_thresholds(tmp_path):
+    thresholds = {"min_correlation": math.nan, "max_rel_diff": 1e-3, "max_spot_offset": 1.0}
+    with pytest.raises(InputError, match="--min-correlation: expected a finite number, got nan"):
+        compare(ARGV, sys.executable, str(tmp_path / "out"), thresholds)
+    assert not (tmp_path / "out").exists()

@@ -4,14 +4,18 @@
 Properties: the parser and the set-up either succeed or raise InputError with a one-line message;
 the whole command exits 0 or 2 with at most one 'nbnumba: error:' line and never a traceback, and
 leaves no temporary or partial file: every file in the folder is an unchanged input or a complete
-output. The whole-command examples keep the kernel's compiled variant fixed (square crystal, no
-interpolation, no oversample_* switches, flat detector) and a 4 x 4 detector, so that they run in
-milliseconds; the parse-and-set-up examples draw from every flag and value, huge ones included,
-under a small memory limit."""
+output. Output names include a symlink (to an input or to nothing), a chain of symlinks, a symlink
+loop, a FIFO (read by a thread, so writes into it never block) and an existing folder. The
+whole-command examples keep the kernel's compiled variant fixed (square crystal, no interpolation, no
+oversample_* switches, flat detector) and a 4 x 4 detector, so that they run in milliseconds; the
+parse-and-set-up examples draw from every flag and value, huge ones included, under a small memory
+limit."""
 import contextlib
 import os
 import re
+import stat
 import tempfile
+import threading
 import warnings
 
 import numpy as np
@@ -19,10 +23,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from nbnumba import limits
+from nbnumba import limits, params_from_argv
 from nbnumba.argv.flags import ABSORB, CELL, CHOICE, COMMAND, FILE, FLAGS, MISSET, PIXEL_FILE, SWITCH
 from nbnumba.cli.main import main_argv
-from nbnumba import params_from_argv
 from nbnumba.errors import InputError
 from nbnumba.io.hkl import read_fdump
 from nbnumba.io.smv import HEADER_BYTES, SMV_MAGIC
@@ -46,6 +49,8 @@ KERNEL_VARIANTS = {"-round_xtal", "-gauss_xtal", "-tophat_spots", "-interpolate"
                    "-oversample_polar", "-oversample_omega", "-curved_det", "-point_pixel",
                    "--phi-carryover-mode"}
 OUTPUT_FLAGS = {"-floatfile", "-intfile", "-dump", "-stolout", "--hdf5", "--hdf5-noise"}
+#: outputs that are never read (-dump is read when there is no -hkl: a FIFO there would wait for a writer)
+WRITE_ONLY_FLAGS = {"-floatfile", "-intfile", "--hdf5", "--hdf5-noise"}
 INPUT_NAMES = ["f0", "f1", "f2", "Fdump.bin"]
 TEMP_FILE = re.compile(r"^\..*\.tmp$")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -59,8 +64,12 @@ BAD_NUMBERS = st.sampled_from(["0", "-0", "1e300", "-1e300", "1e-300", "21474836
 #: mostly plausible values, one in four garbage, huge or degenerate
 NUMBER_TOKENS = st.integers(0, 3).flatmap(lambda k: BAD_NUMBERS if k == 0 else VALID_NUMBERS)
 FILE_TOKENS = st.sampled_from(INPUT_NAMES + ["missing.dat", "nowhere/x", "sub", "sub/", ".", "out.bin",
-                                             "-hkl", "f0 "])
-OUTPUT_TOKENS = st.sampled_from(["out.bin", "out.img", "o2", "f0", "Fdump.bin", "nowhere/x", "sub", "sub/"])
+                                             "-hkl", "f0 ", "link", "chain", "dangling"])
+#: output names: plain, an input, missing folders, folders, symlinks (to f0, through a chain, to nothing)
+OUTPUT_NAMES = ["out.bin", "out.img", "o2", "f0", "Fdump.bin", "nowhere/x", "sub", "sub/", "link", "chain",
+                "dangling", "loop"]
+OUTPUT_TOKENS = st.sampled_from(OUTPUT_NAMES)
+WRITE_ONLY_TOKENS = st.sampled_from(OUTPUT_NAMES + ["fifo", "fifo"])
 #: flags offered to the fuzzer: all but help/version (they print and exit before any input is read)
 ALL_FLAGS = [flag for flag in FLAGS if flag.status != COMMAND]
 CLI_FLAGS = [flag for flag in ALL_FLAGS if not KERNEL_VARIANTS.intersection(flag.names)]
@@ -74,7 +83,9 @@ def flag_tokens(draw, flags):
     if flag.kind == SWITCH:
         return [name]
     if flag.kind == FILE:
-        values = [draw(OUTPUT_TOKENS if flag.name in OUTPUT_FLAGS else FILE_TOKENS)]
+        tokens = (WRITE_ONLY_TOKENS if flag.name in WRITE_ONLY_FLAGS and flags is CLI_FLAGS
+                  else OUTPUT_TOKENS if flag.name in OUTPUT_FLAGS else FILE_TOKENS)
+        values = [draw(tokens)]
     elif flag.kind == PIXEL_FILE:
         values = [draw(NUMBER_TOKENS), draw(NUMBER_TOKENS), draw(OUTPUT_TOKENS)]
     elif flag.kind == CHOICE:
@@ -153,20 +164,51 @@ def file_content(draw):
 FILES = st.dictionaries(st.sampled_from(INPUT_NAMES[:3] * 5 + ["Fdump.bin"]), file_content(), max_size=4)
 
 
+def _drain(path, stop):
+    """Read the FIFO at ``path`` to its end, again and again, until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            with open(path, "rb") as handle:  # waits for a writer
+                while handle.read(1 << 16):
+                    pass
+        except OSError:
+            return
+
+
 @contextlib.contextmanager
-def fuzz_folder(files):
-    """A fresh temporary working folder holding `files` (name: bytes) and an empty folder 'sub'."""
+def fuzz_folder(files, fifo=False):
+    """A fresh temporary working folder holding `files` (name: bytes), an empty folder 'sub', the
+    symlinks link -> f0, chain -> link, dangling -> gone.bin and a loop (loop -> loop2 -> loop), and
+    with `fifo` a FIFO 'fifo' that a thread reads until the block ends."""
     previous = os.getcwd()
     with tempfile.TemporaryDirectory() as folder:
         os.mkdir(os.path.join(folder, "sub"))
         for name, content in files.items():
             with open(os.path.join(folder, name), "wb") as handle:
                 handle.write(content)
+        for name, target in (("link", "f0"), ("chain", "link"), ("dangling", "gone.bin"), ("loop", "loop2"),
+                             ("loop2", "loop")):
+            os.symlink(target, os.path.join(folder, name))
+        stop = threading.Event()
+        reader = None
+        if fifo:
+            os.mkfifo(os.path.join(folder, "fifo"))
+            reader = threading.Thread(target=_drain, args=(os.path.join(folder, "fifo"), stop), daemon=True)
+            reader.start()
         os.chdir(folder)
         try:
             yield folder
         finally:
             os.chdir(previous)
+            if reader is not None:
+                stop.set()
+                for _ in range(200):  # end the reader's wait in open(): a writer that writes nothing
+                    if not reader.is_alive():
+                        break
+                    with contextlib.suppress(OSError):
+                        os.close(os.open(os.path.join(folder, "fifo"), os.O_WRONLY | os.O_NONBLOCK))
+                    reader.join(timeout=0.05)
+                assert not reader.is_alive()
 
 
 @pytest.fixture
@@ -192,7 +234,11 @@ def test_parse_and_set_up_fail_only_with_input_errors(small_memory, argv, files)
 
 
 def _is_complete(path, inputs):
-    """An unchanged input, or a complete float image, SMV image, PGM image or Fdump file."""
+    """An unchanged input, or a complete float image, SMV image, PGM image or Fdump file; a FIFO and
+    the symlinks the folder was made with (still symlinks: a write goes to their targets)."""
+    info = os.lstat(path)
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISLNK(info.st_mode):
+        return os.path.basename(path) in ("fifo", "link", "chain", "dangling", "loop", "loop2")
     with open(path, "rb") as handle:
         data = handle.read()
     name = os.path.basename(path)
@@ -202,7 +248,8 @@ def _is_complete(path, inputs):
         return len(data) == SMV_IMAGE_BYTES
     if data.startswith(HDF5_MAGIC):  # --hdf5 / --hdf5-noise: one committed 4 x 4 image
         import h5py
-        import hdf5plugin  # noqa: F401  (reads a bitshuffle image)
+        with contextlib.suppress(ImportError):  # reads a bitshuffle image; without it nbnumba refuses
+            import hdf5plugin  # noqa: F401      # bitshuffle, so every file is gzip or uncompressed
         with h5py.File(path, "r") as f:
             return f["/entry/data/data"].shape == (1, 4, 4) and "end_time_estimated" in f["/entry"]
     if data.startswith(b"P5\n"):  # -pgmfile (the noise image is an SMV image)
@@ -222,7 +269,7 @@ def _is_complete(path, inputs):
 @given(argv=argv_strategy(CLI_FLAGS), files=FILES)
 def test_command_line_never_tracebacks_or_leaves_partial_files(small_memory, capsys, argv, files):
     inputs = files
-    with fuzz_folder(files) as folder:
+    with fuzz_folder(files, fifo=True) as folder:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = main_argv(BASE + argv + TAIL)
@@ -234,6 +281,9 @@ def test_command_line_never_tracebacks_or_leaves_partial_files(small_memory, cap
         errors = [line for line in lines if line.startswith("nbnumba: error: ")]
         assert len(errors) == (status == 2)
         event("exit %d %s" % (status, errors[0][16:46] if errors else ""))
+        for kind in ("fifo", "link", "chain", "dangling"):
+            if kind in argv:
+                event("exit %d with an output path %s" % (status, kind))
         assert all(line.startswith("WARNING: ") for line in lines if line not in errors), err
         names = []
         for root, dirs, filenames in os.walk(folder):
@@ -241,3 +291,48 @@ def test_command_line_never_tracebacks_or_leaves_partial_files(small_memory, cap
         assert not [name for name in names if TEMP_FILE.match(os.path.basename(name))]
         for name in names:
             assert _is_complete(name, inputs), (name, os.path.getsize(name))
+
+
+#: output flags of a valid run and the names they may get: plain, an input, symlinks (to an input, a
+#: chain, to nothing, a loop), a FIFO, folders, a missing folder
+WRITABLE = ["out.bin", "o2", "f0", "Fdump.bin", "link", "chain", "dangling", "fifo", "fifo", None, None]
+REFUSED = ["sub", "sub/", "nowhere/x", "loop"]
+#: one output in twenty is a path that is refused
+OUTPUT_KIND = st.integers(0, 19).flatmap(lambda k: st.sampled_from(REFUSED if k == 0 else WRITABLE))
+OUTPUT_KINDS = st.fixed_dictionaries({
+    flag: OUTPUT_KIND for flag in ("-floatfile", "-intfile", "-noisefile", "-pgmfile", "--hdf5", "--hdf5-noise")})
+OUTPUT_FILES = st.dictionaries(st.sampled_from(["f0", "out.bin"]), st.binary(max_size=40), max_size=2)
+
+
+@settings(max_examples=40 * SCALE, **SETTINGS)
+@given(outputs=OUTPUT_KINDS, files=OUTPUT_FILES, noise=st.booleans())
+def test_output_path_kinds(small_memory, capsys, outputs, files, noise):
+    """A valid run writing its outputs through every kind of path: it succeeds (written through
+    symlinks, into the FIFO) or refuses with one line (a folder, a missing folder, a symlink loop),
+    and leaves no temporary or partial file."""
+    argv = BASE[:11] + ["-noprogress"] + ([] if noise else ["-nonoise"]) + TAIL
+    for flag, name in outputs.items():
+        if name is not None:
+            argv += [flag, name]
+    if outputs["-pgmfile"] is None:
+        argv.append("-nopgm")
+    with fuzz_folder(files, fifo=True) as folder:
+        status = main_argv(argv)
+        out, err = capsys.readouterr()
+        assert status in (0, 2), err
+        assert "Traceback" not in out + err
+        errors = [line for line in err.splitlines() if line.startswith("nbnumba: error: ")]
+        assert len(errors) == (status == 2), err
+        refused = set(REFUSED).intersection(n for n in outputs.values() if n)
+        assert (status == 2) == bool(refused), err
+        special = sorted({name for name in outputs.values() if name in ("fifo", "link", "chain", "dangling")})
+        event("exit %d %s through %s" % (status, errors[0][16:46] if errors else "", ", ".join(special)))
+        names = []
+        for root, dirs, filenames in os.walk(folder):
+            names += [os.path.join(root, name) for name in filenames]
+        assert not [name for name in names if TEMP_FILE.match(os.path.basename(name))]
+        for name in names:
+            assert _is_complete(name, files), (name, os.path.getsize(name))
+        for kind in ("link", "chain", "dangling", "loop"):
+            assert os.path.islink(os.path.join(folder, kind))
+        assert stat.S_ISFIFO(os.lstat(os.path.join(folder, "fifo")).st_mode)

@@ -62,7 +62,7 @@ DEVIATIONS: tuple[str, ...] = (
     "it).",
 )
 
-_INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")  # ASCII digits only: C's atoi reads "٥" as 0
 _INT_MIN, _INT_MAX = -2**31, 2**31 - 1
 
 #: SMV header keys that -img and -mask apply after PIXEL_SIZE, in nanoBragg.c's order (TWOTHETA is ignored)

@@ -3,17 +3,47 @@
 nanoBragg command line, all run in one process (or split across MPI ranks under ``mpiexec``).
 
 Exit status: the number of failed jobs (capped at 125), 0 if none; 130 when interrupted; 2 for a bad
-option or an unreadable job file."""
+option, an unreadable job file, a state file that cannot be written, or a job file another batch is
+running (its state file is locked). Errors before the jobs run are one line, ``nbnumba-batch: error: ...``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 
 import click
 
+from nbnumba.cli.main import _skip_scipy_blas
 from nbnumba.constants import Compression, Device
 from nbnumba.errors import ExitStatus, InputError
+from nbnumba.io.atomic import check_writable
+from nbnumba.io.nxmx import compression_options
+from nbnumba.render.device import resolve_device, select_gpu
+
+PROG = "nbnumba-batch"
+EXIT_USAGE = ExitStatus.INPUT_ERROR
+
+
+class _AsciiInt(click.ParamType):
+    """A whole number in ASCII digits within [low, high] (click's int() also reads other scripts' digits)."""
+
+    name = "integer"
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        if not (digits.isascii() and digits.isdigit()):
+            self.fail("expected a whole number, got %r" % value, param, ctx)
+        number = int(text)
+        if not self.low <= number <= self.high:
+            self.fail("%d is not in the range %d to %d" % (number, self.low, self.high), param, ctx)
+        return number
 
 
 class _Progress:
@@ -39,7 +69,7 @@ class _Progress:
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"]))
 @click.argument("jobfile", type=click.Path(exists=True, dir_okay=False, readable=True))
-@click.option("--seed", "batch_seed", type=click.IntRange(-2**31, 2**31 - 1), default=1, show_default=True,
+@click.option("--seed", "batch_seed", type=_AsciiInt(-2**31, 2**31 - 1), default=1, show_default=True,
               help="Batch seed: a job line without -seed gets a noise seed derived from this and its line "
                    "number (see docs/usage.md).")
 @click.option("--log-dir", type=click.Path(file_okay=False), default=None,
@@ -56,25 +86,43 @@ class _Progress:
                    "once all jobs are done (the jobs must share one detector and beam geometry).")
 @click.option("--hdf5-compression", type=click.Choice(Compression.values()), default="gzip",
               show_default=True, help="Compression of the --hdf5 file's images.")
-def main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression):
+def command(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression):
     """Run every nanoBragg command line of JOBFILE (one per line; '#' comment lines and blank lines
     skipped) in one process, writing the files each line names. Relative paths are relative to the
     current folder. Completed jobs are recorded in JOBFILE.done and skipped by a rerun if their
     outputs are unchanged."""
-    from nbnumba.cli.main import _skip_scipy_blas
     _skip_scipy_blas()
     try:
-        status = batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression)
+        return batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression)
     except KeyboardInterrupt:
-        click.echo("nbnumba-batch: interrupted", err=True)
-        status = ExitStatus.INTERRUPTED
-    sys.exit(status)
+        click.echo("%s: interrupted" % PROG, err=True)
+        return ExitStatus.INTERRUPTED
+
+
+def main_argv(argv) -> int:
+    """Run the command on ``argv`` (the arguments after the program name); returns the exit status.
+    Usage errors are one line, ``nbnumba-batch: error: ...``, exit status 2."""
+    try:
+        status = command.main(args=list(argv), prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("%s: interrupted" % PROG, err=True)
+        return ExitStatus.INTERRUPTED
+    except click.exceptions.ClickException as exc:  # UsageError, BadParameter, NoSuchOption, ...
+        message = " ".join(exc.format_message().split())
+        click.echo("%s: error: %s" % (PROG, message), err=True)
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    return int(status or 0)
+
+
+def main():
+    """Console-script entry point."""
+    sys.exit(main_argv(sys.argv[1:]))
 
 
 def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, use_mpi=None, hdf5_path=None,
                hdf5_compression="gzip") -> int:
     """Run the batch and return its exit status (see the module docstring)."""
-    from nbnumba import batch
+    from nbnumba import batch  # noqa: PLC0415 -- start-up: numpy and numba, not for --help or usage errors
 
     if use_mpi is None:
         use_mpi = batch.mpi_launched()
@@ -83,28 +131,46 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
         if use_mpi:
             rank, size, comm = batch.mpi_world()
         if comm is not None:
-            from nbnumba.render.device import resolve_device, select_gpu
             if resolve_device(device or os.environ.get("NBNUMBA_DEVICE") or "auto") == "cuda":
                 # GPU (rank on this node) % (GPUs on this node): ranks sharing a node spread over its GPUs
                 # however the launcher places ranks on nodes
-                from mpi4py import MPI
+                from mpi4py import MPI  # noqa: PLC0415 -- mpi4py: optional (nbnumba[mpi])
                 select_gpu(comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank())
         batch.read_jobs(jobfile)  # unreadable file: one error, before any work
         if hdf5_path is not None and rank == 0:
-            from nbnumba.io.atomic import check_writable
-            from nbnumba.io.nxmx import compression_options
             check_writable(hdf5_path)
             compression_options(hdf5_compression)  # bitshuffle without hdf5plugin: refused now
     except (InputError, OSError) as exc:
-        click.echo("nbnumba-batch: error: %s" % (exc.strerror if isinstance(exc, OSError) else exc), err=True)
-        return ExitStatus.INPUT_ERROR
+        click.echo("%s: error: %s" % (PROG, exc.strerror if isinstance(exc, OSError) else exc), err=True)
+        return EXIT_USAGE
+    use_rank_state = comm is not None and size > 1
+    # the batch lock (rank 0 for all ranks) and a writable state file, before any job: every rank
+    # learns whether any rank failed, and all refuse together
+    with contextlib.ExitStack() as held:
+        error = None
+        try:
+            held.enter_context(batch.batch_guard(jobfile, rank, use_rank_state))
+        except InputError as exc:
+            error = str(exc)
+        if comm is not None:
+            error = next((e for e in comm.allgather(error) if e), None)
+        if error is not None:
+            if rank == 0:
+                click.echo("%s: error: %s" % (PROG, error), err=True)
+            return EXIT_USAGE
+        return _run(batch, jobfile, batch_seed, log_dir, force, device, hdf5_path, hdf5_compression, rank, size,
+                    comm, use_rank_state)
+
+
+def _run(batch, jobfile, batch_seed, log_dir, force, device, hdf5_path, hdf5_compression, rank, size, comm,
+         use_rank_state) -> int:
     progress = None
     if rank == 0 and sys.stderr.isatty():
         progress = _Progress(len(batch.read_jobs(jobfile)[rank::size]))
     try:
         summary = batch.run_batch(jobfile, batch_seed=batch_seed, log_dir=log_dir, force=force, device=device,
-                                  rank=rank, size=size, use_rank_state=comm is not None and size > 1,
-                                  progress=progress)
+                                  rank=rank, size=size, use_rank_state=use_rank_state, progress=progress,
+                                  locked=True)
     finally:
         if progress is not None:
             progress.close()
@@ -122,13 +188,13 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
     if rank == 0:
         click.echo(summary.line(jobfile) + (" (interrupted)" if summary.interrupted else ""))
     if summary.interrupted:
-        click.echo("nbnumba-batch: interrupted", err=True)
+        click.echo("%s: interrupted" % PROG, err=True)
     return batch.exit_status(summary.failed, summary.interrupted)
 
 
 def _write_hdf5(jobfile, path, batch_seed, compression, device) -> int:
     """Assemble the batch's NXmx file; 1 (counted as a failure) if it could not be written."""
-    from nbnumba import batch
+    from nbnumba import batch  # noqa: PLC0415 -- start-up, as in batch_main
     try:
         missing = batch.assemble_hdf5(jobfile, path, batch_seed, compression, device)
     except InputError as exc:

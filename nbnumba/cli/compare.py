@@ -9,31 +9,54 @@ nothing is written into the caller's folder but the report. Input files named by
 copied into each run folder; the output flags are replaced by ``-floatfile float.bin -intfile int.img
 -nonoise -nopgm``. The report (``summary.json``, ``c.png``, ``nbnumba.png``, ``diff.png``) goes to ``--out``.
 
+Each program runs in a process group of its own, with a time limit (``--timeout``, default one hour):
+one that runs over it, and both programs when the comparison is interrupted (Ctrl-C, SIGTERM, SIGHUP),
+are killed with their whole group, and the temporary run folders are removed. ``--keep`` copies the run
+folders to ``OUT/c_run`` and ``OUT/nbnumba_run`` and refuses to start when either exists; nothing this
+command did not create is ever deleted.
+
 Exit status: 0 every threshold met, 1 a threshold not met (or the images differ in size), 2 bad usage or
-input, or a program that failed to run; 130 interrupted.
+input, or a program that failed to run or ran over its time; 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM or SIGHUP).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import click
 import numpy as np
 
+import nbnumba
 from nbnumba.errors import InputError
+from nbnumba.io.atomic import atomic_write
+from nbnumba.io.png import write_png
+from nbnumba.io.raw import read_float_image
+from nbnumba.io.smv import read_smv
+from nbnumba.io.textcols import parse_number
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + 15
+#: default time limit of each program run, in seconds
+DEFAULT_TIMEOUT_S = 3600.0
+#: how long a program gets to end after SIGTERM before it is killed
+KILL_GRACE_S = 2.0
+#: the run folders' names (also their names under --out with --keep)
+RUN_FOLDERS = ("c_run", "nbnumba_run")
 
 PROG = "nbnumba-compare"
 FLOAT_NAME = "float.bin"
@@ -55,6 +78,11 @@ class ProgramFailed(InputError):
     def __init__(self, message: str, folder: Path):
         super().__init__(message)
         self.folder = folder
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwinds like KeyboardInterrupt, so that the programs are stopped and the
+    temporary folders removed; exit status 143."""
 
 
 class CompareFailure(Exception):
@@ -138,8 +166,25 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def run_program(label: str, command: list[str], folder: Path, env: dict, copies: list[str]) -> dict:
-    """Run one program to completion in `folder`; its stdout and stderr go to files there.
+def _stop_group(process: subprocess.Popen) -> None:
+    """End ``process`` and everything in its process group: SIGTERM, then SIGKILL after KILL_GRACE_S."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # what the group leader left behind
+
+
+def run_program(label: str, command: list[str], folder: Path, env: dict, copies: list[str],
+                timeout: float | None = None) -> dict:
+    """Run one program to completion in `folder`, in a process group of its own; its stdout and
+    stderr go to files there. Over ``timeout`` seconds, or on any exception while it runs
+    (KeyboardInterrupt, Terminated), the whole group is killed.
 
     Returns
     -------
@@ -149,23 +194,34 @@ def run_program(label: str, command: list[str], folder: Path, env: dict, copies:
     Raises
     ------
     InputError
-        If the program cannot be started or exits with a non-zero status.
+        If the program cannot be started, exits with a non-zero status or runs over ``timeout``
+        (ProgramFailed, with the folder, for the last two).
     """
     folder.mkdir(parents=True, exist_ok=True)
     for source in copies:
         shutil.copy(source, folder / os.path.basename(source))
     start = time.perf_counter()
-    try:
-        with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
-            done = subprocess.run(command, cwd=folder, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-    except OSError as exc:
-        raise InputError(f"cannot run {label} {command[0]}: {exc.strerror or exc}") from exc
+    with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
+        try:
+            process = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=err,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            raise InputError(f"cannot run {label} {command[0]}: {exc.strerror or exc}") from exc
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop_group(process)
+            raise ProgramFailed(f"{label} did not finish within {timeout:g} s (--timeout); it was stopped",
+                                folder) from None
+        except BaseException:
+            _stop_group(process)
+            raise
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
+    if returncode != 0:
         text = (folder / "stderr.txt").read_text(errors="replace") or (folder / "stdout.txt").read_text(
             errors="replace")
-        raise ProgramFailed(f"{label} failed with exit status {done.returncode}: {_last_line(text)}", folder)
-    return {"seconds": seconds, "exit_code": done.returncode}
+        raise ProgramFailed(f"{label} failed with exit status {returncode}: {_last_line(text)}", folder)
+    return {"seconds": seconds, "exit_code": returncode}
 
 
 def _c_binary(c_bin: str | None) -> str:
@@ -182,7 +238,6 @@ def _c_binary(c_bin: str | None) -> str:
 
 def _environments(threads: int | None) -> tuple[dict, dict]:
     """Environments of the C run and the nbnumba run: same thread count, this nbnumba first on the path."""
-    import nbnumba
     c_env = dict(os.environ)
     ours_env = dict(os.environ)
     root = str(Path(nbnumba.__file__).resolve().parent.parent)
@@ -337,7 +392,6 @@ def difference_grey(delta):
 
 def write_pictures(out: Path, c_image, ours_image) -> dict:
     """Write c.png, nbnumba.png (same log scale) and diff.png (nbnumba - C) into `out`."""
-    from nbnumba.io.png import write_png
     c64 = np.asarray(c_image, dtype=np.float64)
     ours64 = np.asarray(ours_image, dtype=np.float64)
     top = max(float(c64.max()), float(ours64.max()))
@@ -367,8 +421,6 @@ def _json_safe(value):
 
 def read_images(c_folder: Path, ours_folder: Path):
     """Width and height from nbnumba's SMV image; both float images of that size (C's checked against it)."""
-    from nbnumba.io.raw import read_float_image
-    from nbnumba.io.smv import read_smv
     smv = read_smv(ours_folder / INT_NAME, "nbnumba -intfile")
     width, height = smv.width, smv.height
     ours = read_float_image(ours_folder / FLOAT_NAME, width, height)
@@ -399,10 +451,20 @@ def checks_of(summary: dict, thresholds: dict) -> dict:
     }
 
 
+def check_thresholds(thresholds: dict) -> None:
+    """InputError unless every threshold is a finite number (a NaN or infinite one cannot be met or
+    reported)."""
+    for key in ("min_correlation", "max_rel_diff", "max_spot_offset"):
+        value = thresholds[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InputError(f"--{key.replace('_', '-')}: expected a finite number, got {value!r}")
+
+
 def compare(argv: list[str], c_bin: str | None, out: str, thresholds: dict, spots: int = 10, window: int = 3,
             threads: int | None = None, keep: bool = False, nbnumba_args: tuple[str, ...] = (),
-            echo=click.echo) -> int:
+            echo=click.echo, timeout: float | None = DEFAULT_TIMEOUT_S) -> int:
     """Run both programs on `argv`, write the report into `out`, print a summary; returns the exit status.
+    Each program may run ``timeout`` seconds (None: no limit).
 
     Raises
     ------
@@ -412,10 +474,18 @@ def compare(argv: list[str], c_bin: str | None, out: str, thresholds: dict, spot
     if not argv:
         raise InputError("no nanoBragg flags: give them after --, e.g. nbnumba-compare -- -cell 100 100 100 "
                          "90 90 90 -default_F 100 -N 5")
+    check_thresholds(thresholds)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"--timeout: expected a positive number of seconds (0 for none), got {timeout}")
     binary = _c_binary(c_bin)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")
+    if keep:
+        for name in RUN_FOLDERS:
+            if os.path.lexists(out_dir / name):
+                raise InputError(f"--keep: {out_dir / name} already exists; remove it or choose another --out "
+                                 f"(nbnumba-compare never deletes what it did not create)")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -430,16 +500,17 @@ def compare(argv: list[str], c_bin: str | None, out: str, thresholds: dict, spot
         "thresholds": dict(thresholds), "spot_count": spots, "spot_window": window,
     }
     with tempfile.TemporaryDirectory(prefix="nbnumba-compare-") as work:
-        c_folder, ours_folder = Path(work) / "c_run", Path(work) / "nbnumba_run"
+        c_folder, ours_folder = (Path(work) / name for name in RUN_FOLDERS)
         try:
             echo(f"{PROG}: running {binary} ...")
-            c_run = run_program("nanoBragg.c", [binary] + program_argv, c_folder, c_env, copies)
+            c_run = run_program("nanoBragg.c", [binary] + program_argv, c_folder, c_env, copies, timeout)
             echo(f"{PROG}: running nbnumba ...")
             ours_run = run_program("nbnumba", [sys.executable, "-m", "nbnumba"] + ours_argv, ours_folder,
-                                   ours_env, copies)
+                                   ours_env, copies, timeout)
         except ProgramFailed as exc:
-            _keep_runs(True, out_dir, exc.folder)
-            raise InputError(f"{exc} (its output: {out_dir / exc.folder.name})") from exc
+            kept = _keep_runs(True, out_dir, exc.folder)
+            where = f" (its output: {kept[0]})" if kept else ""
+            raise InputError(f"{exc}{where}") from exc
         summary.update(c_seconds=c_run["seconds"], nbnumba_seconds=ours_run["seconds"])
         try:
             width, height, c_image, ours_image, header_same = read_images(c_folder, ours_folder)
@@ -463,18 +534,29 @@ def compare(argv: list[str], c_bin: str | None, out: str, thresholds: dict, spot
     return EXIT_PASS if summary["passed"] else EXIT_FAIL
 
 
-def _keep_runs(keep: bool, out_dir: Path, *folders: Path) -> None:
+def _keep_runs(keep: bool, out_dir: Path, *folders: Path) -> list:
+    """Copy run folders into ``out_dir`` under their own names; where that name is taken (by anything:
+    nothing is ever deleted or overwritten), under a new name ``NAME-XXXXXXXX``. Returns the copies."""
+    kept = []
     if not keep:
-        return
+        return kept
     for folder in folders:
         target = out_dir / folder.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        shutil.copytree(folder, target)
+        try:
+            target.mkdir()
+        except FileExistsError:
+            target = Path(tempfile.mkdtemp(prefix=folder.name + "-", dir=out_dir))
+        except OSError as exc:
+            raise InputError(f"cannot copy the run folder to {target}: {exc.strerror or exc}") from exc
+        try:
+            shutil.copytree(folder, target, dirs_exist_ok=True)
+        except (OSError, shutil.Error) as exc:
+            raise InputError(f"cannot copy the run folder to {target}: {exc}") from exc
+        kept.append(target)
+    return kept
 
 
 def _write_summary(out_dir: Path, summary: dict) -> None:
-    from nbnumba.io.atomic import atomic_write
     atomic_write(out_dir / SUMMARY_NAME, (json.dumps(_json_safe(summary), indent=1, allow_nan=False)
                                           + "\n").encode())
 
@@ -510,27 +592,54 @@ def report_lines(s: dict) -> list[str]:
 # ---------------------------------------------------------------- command line
 
 
+class _Number(click.ParamType):
+    """A finite decimal number in ASCII digits (click's float() also takes nan, inf and other scripts'
+    digits); ``integer`` for whole numbers; at least ``low``."""
+
+    def __init__(self, integer: bool = False, low: float | None = None):
+        self.integer, self.low = integer, low
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = value
+        else:
+            number = parse_number(str(value).strip())
+            if number is None or (self.integer and number != int(number)):
+                self.fail(f"expected a finite {'whole number' if self.integer else 'number'}, got {value!r}",
+                          param, ctx)
+        if self.integer:
+            number = int(number)
+        if self.low is not None and number < self.low:
+            self.fail(f"expected at least {self.low:g}, got {value}", param, ctx)
+        return number
+
+
 @click.command(context_settings=dict(help_option_names=["-h", "--help"]))
 @click.option("--c-bin", metavar="PATH", help="nanoBragg binary (default: $NB_C_BIN)")
 @click.option("--out", default="compare_out", show_default=True, metavar="DIR",
               help="folder for summary.json, c.png, nbnumba.png, diff.png (created if missing)")
-@click.option("--min-correlation", type=float, default=0.999, show_default=True,
+@click.option("--min-correlation", type=_Number(), default=0.999, show_default=True,
               help="fail below this Pearson correlation of the float images")
-@click.option("--max-rel-diff", type=float, default=1e-3, show_default=True,
+@click.option("--max-rel-diff", type=_Number(), default=1e-3, show_default=True,
               help="fail above this max |nbnumba - C| / max |C|")
-@click.option("--max-spot-offset", type=float, default=1.0, show_default=True,
+@click.option("--max-spot-offset", type=_Number(), default=1.0, show_default=True,
               help="fail when a bright C spot's nbnumba maximum is further away (pixels) or missing")
-@click.option("--spots", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--spots", type=_Number(integer=True, low=1), default=10, show_default=True,
               help="number of brightest C spots (3x3 local maxima) to match")
-@click.option("--spot-window", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--spot-window", type=_Number(integer=True, low=0), default=3, show_default=True,
               help="search half-width (pixels) for a spot's nbnumba maximum")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=_Number(integer=True, low=1), default=None,
               help="threads for both programs (OMP_NUM_THREADS / NUMBA_NUM_THREADS; default: as set)")
+@click.option("--timeout", type=_Number(low=0), default=DEFAULT_TIMEOUT_S, show_default=True, metavar="SECONDS",
+              help="time limit of each program run; one that runs over it is killed with its process group "
+                   "(exit status 2); 0: no limit")
 @click.option("--nbnumba-args", default="", metavar="TEXT",
               help="extra arguments for nbnumba only, e.g. '--phi-carryover-mode c-parity'")
-@click.option("--keep", is_flag=True, help="copy both run folders (images, stdout, stderr) into --out")
+@click.option("--keep", is_flag=True, help="copy both run folders (images, stdout, stderr) into --out as c_run and "
+                                            "nbnumba_run (refused if either exists)")
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-def command(c_bin, out, min_correlation, max_rel_diff, max_spot_offset, spots, spot_window, threads,
+def command(c_bin, out, min_correlation, max_rel_diff, max_spot_offset, spots, spot_window, threads, timeout,
             nbnumba_args, keep, argv):
     """Run a nanoBragg.c binary and nbnumba on the same flags (given after --) and compare the images."""
     thresholds = {"min_correlation": min_correlation, "max_rel_diff": max_rel_diff,
@@ -539,7 +648,36 @@ def command(c_bin, out, min_correlation, max_rel_diff, max_spot_offset, spots, s
         extra = tuple(shlex.split(nbnumba_args))
     except ValueError as exc:
         raise InputError(f"--nbnumba-args: {exc}") from exc
-    return compare(list(argv), c_bin, out, thresholds, spots, spot_window, threads, keep, extra)
+    try:
+        return compare(list(argv), c_bin, out, thresholds, spots, spot_window, threads, keep, extra,
+                       timeout=timeout if timeout > 0 else None)
+    except KeyboardInterrupt:
+        raise _Interrupted() from None  # past click, which would print an empty line for it
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C, carried past click's own KeyboardInterrupt handling."""
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminate_on_signals():
+    """SIGTERM and SIGHUP raise Terminated for the block (main thread only), so that the programs are
+    killed and the temporary folders removed on the way out."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+                saved[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def main_argv(argv: list[str]) -> int:
@@ -548,7 +686,8 @@ def main_argv(argv: list[str]) -> int:
         from nbnumba.cli import compare_trace  # noqa: PLC0415 -- start-up: it loads the render plan (numba)
         return compare_trace.main_argv(argv)
     try:
-        status = command.main(args=list(argv), prog_name=PROG, standalone_mode=False)
+        with _terminate_on_signals():
+            status = command.main(args=list(argv), prog_name=PROG, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo(f"{PROG}: interrupted", err=True)
         return EXIT_INTERRUPTED
@@ -556,14 +695,17 @@ def main_argv(argv: list[str]) -> int:
         click.echo(f"{PROG}: error: {exc.format_message()} (nanoBragg flags go after --)", err=True)
         return EXIT_INPUT_ERROR
     except click.exceptions.UsageError as exc:
-        click.echo(f"{PROG}: error: {exc.format_message()}", err=True)
+        click.echo(f"{PROG}: error: {' '.join(exc.format_message().split())}", err=True)
         return EXIT_INPUT_ERROR
     except InputError as exc:
         click.echo(f"{PROG}: error: {exc}", err=True)
         return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Interrupted):
         click.echo(f"{PROG}: interrupted", err=True)
         return EXIT_INTERRUPTED
+    except Terminated:
+        click.echo(f"{PROG}: terminated", err=True)
+        return EXIT_TERMINATED
     return int(status or 0)
 
 

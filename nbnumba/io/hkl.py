@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import re
+import stat
 import warnings
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -14,8 +17,17 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
-from nbnumba.io.textcols import _DECIMAL, parse_number, read_input, read_lines
-from nbnumba.limits import check_hkl_table
+from nbnumba.io.textcols import (
+    _DECIMAL,
+    check_input_size,
+    check_parse_memory,
+    iter_chunks,
+    open_input,
+    parse_number,
+    read_exactly,
+    read_input,
+)
+from nbnumba.limits import check_bytes, check_hkl_table
 
 _INDEX_MIN, _INDEX_MAX = -2**31, 2**31 - 1
 #: an HKL line whose first four fields are plain decimal numbers (what parse_number accepts)
@@ -93,9 +105,7 @@ def read_hkl(path, default_F: float = 0.0) -> HKLTable:
     if key is not None and key in _TABLES:
         _TABLES.move_to_end(key)
         return _TABLES[key]
-    values = _read_plain_hkl(name)
-    if values is None:
-        values = _read_hkl_lines(name)
+    values = _read_values(name)
     hkl = values[:, :3]
     amplitudes = values[:, 3]
     indices = hkl.astype(np.int64)
@@ -141,20 +151,69 @@ def _table_key(name: str, default_F: float):
     if _TABLES is None:
         return None
     try:
-        stat = os.stat(name)
+        info = os.stat(name)
     except OSError:
         return None  # the reader reports it
-    return os.path.realpath(name), stat.st_size, stat.st_mtime_ns, float(default_F)
+    if not stat.S_ISREG(info.st_mode):
+        return None  # a FIFO or device gives other bytes each time
+    return os.path.realpath(name), info.st_size, info.st_mtime_ns, float(default_F)
 
 
-def _read_plain_hkl(name: str):
-    """The (n, 4) h k l F values of a plain HKL file, parsed by numpy's C reader: every line blank or
-    at least four decimal numbers, no comments, integer indices within 32 bits, finite values.
-    None for anything else: the line-by-line reader then reads it (and words the error)."""
+#: memory per byte of HKL text while numpy's reader parses it: its (n, 4) float64 result (32 bytes per
+#: line of at least 8 bytes) while it grows, and a copy of the text for a device or FIFO
+HKL_FAST_FACTOR = 6.0
+#: memory per byte of HKL text while the line-by-line reader parses it: the text, the str of each line
+#: and the values
+HKL_LINES_FACTOR = 12.0
+#: a '#' right after a character that is not white space (``1 2 3 4#x``): numpy's reader would drop
+#: the rest of the line, the line-by-line reader refuses it
+_GLUED_HASH = re.compile(rb"[^ \t\r\n\v\f]#")
+_SPACE = b" \t\r\n\v\f"
+
+
+def _read_values(name: str):
+    """The (n, 4) h k l F values of an HKL file: by numpy's C reader when every line is blank, a
+    ``#`` comment or four plain decimal numbers, else line by line (with errors naming the line).
+    The file is read with the input limits (size, line length, no NUL byte, memory to parse it)."""
+    handle, regular, size = open_input(name, "-hkl")
+    glued = False
+    data = None
+    with handle:
+        if regular:
+            check_input_size("-hkl", name, size, HKL_FAST_FACTOR)
+        chunks = []
+        previous = b"\n"
+        for chunk in iter_chunks(handle, "-hkl", name, text=True):
+            if not glued and b"#" in chunk:
+                glued = (_GLUED_HASH.search(chunk) is not None
+                         or (chunk[:1] == b"#" and previous not in _SPACE))
+            previous = chunk[-1:]
+            if not regular:
+                chunks.append(chunk)
+        if not regular:
+            data = b"".join(chunks)
+            del chunks
+            check_parse_memory("-hkl", name, len(data), HKL_FAST_FACTOR)
+    values = None if glued else _read_plain_hkl(name if data is None else data)
+    if values is None:
+        if data is None:
+            data = read_input(name, "-hkl", text=True)
+        check_parse_memory("-hkl", name, len(data), HKL_LINES_FACTOR)
+        values = _read_hkl_lines(name, data)
+    return values
+
+
+def _read_plain_hkl(source):
+    """The (n, 4) h k l F values of a plain HKL file (a file name, or its bytes), parsed by numpy's C
+    reader: every line blank, a ``#`` comment line, or at least four decimal numbers (then anything
+    after white space), integer indices within 32 bits, finite values. None for anything else: the
+    line-by-line reader then reads it (and words the error)."""
+    if not isinstance(source, str):
+        source = io.TextIOWrapper(io.BytesIO(source), encoding="latin-1")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            values = np.loadtxt(name, dtype=np.float64, comments=None, usecols=(0, 1, 2, 3), ndmin=2)
+            values = np.loadtxt(source, dtype=np.float64, comments="#", usecols=(0, 1, 2, 3), ndmin=2)
     except Exception:  # noqa: BLE001 - any failure means: not a plain file, read it line by line
         return None
     indices = values[:, :3]
@@ -164,15 +223,18 @@ def _read_plain_hkl(name: str):
     return values
 
 
-def _read_hkl_lines(name: str):
-    """The (n, 4) h k l F values of an HKL file read line by line, with errors naming the line."""
-    lines = read_lines(name, "-hkl")
-    records = []  # the h k l F fields of each reflection line, as text
-    numbers = []  # their line numbers
+def _read_hkl_lines(name: str, data: bytes = None):
+    """The (n, 4) h k l F values of an HKL file (its bytes, or read now) line by line, with errors
+    naming the line."""
+    if data is None:
+        data = read_input(name, "-hkl", text=True, parse_factor=HKL_LINES_FACTOR)
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    flat = array("d")  # h k l F of each reflection line
+    numbers = array("q")  # their line numbers
     for number, line in enumerate(lines, start=1):
         match = _RECORD.fullmatch(line)  # the common case: four plain decimal numbers, then anything
         if match is not None:
-            records.append(match.groups())
+            flat.extend(map(float, match.groups()))
             numbers.append(number)
             continue
         fields = line.split()
@@ -181,11 +243,12 @@ def _read_hkl_lines(name: str):
         values = [parse_number(token) for token in fields[:4]]
         if len(fields) < 4 or None in values:
             raise InputError(f"{name} line {number}: expected 4 numbers (h k l F), got {line.strip()!r}")
-        records.append(tuple(fields[:4]))  # (whitespace _RECORD does not know)
+        flat.extend(map(float, fields[:4]))  # (whitespace _RECORD does not know)
         numbers.append(number)
-    if not records:
+    if not numbers:
         raise InputError(f"{name}: no reflections (expected lines of h k l F)")
-    values = np.array(records, dtype=np.float64)
+    values = np.frombuffer(flat, dtype=np.float64).reshape(-1, 4).copy()
+    del flat
     finite = np.isfinite(values).all(axis=1)  # a decimal like 1e999 overflows
     if not finite.all():
         row = int(np.argmin(finite))
@@ -235,6 +298,20 @@ def write_fdump(path, table: HKLTable) -> bool:
     return True
 
 
+def _read_into(handle, view, what: str, name: str) -> int:
+    """Fill ``view`` from ``handle`` as far as the file goes; the number of bytes read."""
+    filled = 0
+    while filled < len(view):
+        try:
+            count = handle.readinto(view[filled:])
+        except OSError as exc:
+            raise InputError(f"{what} file {name} cannot be read: {exc.strerror or exc}") from exc
+        if not count:
+            break
+        filled += count
+    return filled
+
+
 def read_fdump(path) -> HKLTable:
     """Read an Fdump cache written by nanoBragg.c or by :func:`write_fdump`.
 
@@ -255,27 +332,41 @@ def read_fdump(path) -> HKLTable:
         form feed, or its size does not match the box the header describes.
     """
     name = os.fspath(path)
-    raw = read_input(name, "structure-factor cache")
+    what = "structure-factor cache"
     expect = "expected 'h_min h_max k_min k_max l_min l_max' then a newline and a form feed"
-    end = raw.find(b"\n", 0, 256)
-    if end < 0 or raw[end + 1:end + 2] != b"\f":
-        raise InputError(f"{name}: not an Fdump file ({expect})")
-    try:
-        bounds = [int(token) for token in raw[:end].decode("ascii").split()]
-    except (UnicodeDecodeError, ValueError):
-        bounds = []
-    if len(bounds) != 6:
-        raise InputError(f"{name}: not an Fdump file ({expect})")
-    h_min, h_max, k_min, k_max, l_min, l_max = bounds
-    shape = (h_max - h_min + 2, k_max - k_min + 2, l_max - l_min + 2)
-    if min(shape) < 2:
-        raise InputError(f"{name}: Fdump header gives an empty index range ({expect} with min <= max)")
-    data = memoryview(raw)[end + 2:]
-    need = 8 * shape[0] * shape[1] * shape[2]
-    if len(data) != need:
+    handle, regular, size = open_input(name, what)
+    with handle:
+        head = read_exactly(handle, 257, what, name)
+        end = head.find(b"\n", 0, 256)
+        if end < 0 or head[end + 1:end + 2] != b"\f":
+            raise InputError(f"{name}: not an Fdump file ({expect})")
+        try:
+            bounds = [int(token) for token in head[:end].decode("ascii").split()]
+        except (UnicodeDecodeError, ValueError):
+            bounds = []
+        if len(bounds) != 6:
+            raise InputError(f"{name}: not an Fdump file ({expect})")
+        h_min, h_max, k_min, k_max, l_min, l_max = bounds
+        shape = (h_max - h_min + 2, k_max - k_min + 2, l_max - l_min + 2)
+        if min(shape) < 2:
+            raise InputError(f"{name}: Fdump header gives an empty index range ({expect} with min <= max)")
+        need = 8 * shape[0] * shape[1] * shape[2]
+        found = None if size is None else size - (end + 2)
+        if found is not None and found != need:
+            raise InputError(f"{name}: Fdump file is truncated or garbled: expected {need} bytes of "
+                             f"float64 data after the header, found {found}")
+        check_bytes(need, f"the Fdump file {name} with the index box {shape[0] - 1} x {shape[1] - 1} x "
+                          f"{shape[2] - 1} (h x k x l)")
+        # one buffer for the table (numpy uses it in place), one byte more to see a longer file
+        buffer = bytearray(need + 1)
+        start = head[end + 2:end + 2 + need + 1]
+        buffer[:len(start)] = start
+        found = len(start) + _read_into(handle, memoryview(buffer)[len(start):], what, name)
+    if found != need:
+        shown = f"more than {need}" if found > need else str(found)
         raise InputError(f"{name}: Fdump file is truncated or garbled: expected {need} bytes of "
-                         f"float64 data after the header, found {len(data)}")
-    table = np.frombuffer(data, dtype=np.float64).reshape(shape).copy()
+                         f"float64 data after the header, found {shown}")
+    table = np.frombuffer(buffer, dtype=np.float64, count=need // 8).reshape(shape)
     return HKLTable(table, h_min, h_max, k_min, k_max, l_min, l_max,
                     (shape[0] - 1) * (shape[1] - 1) * (shape[2] - 1))
 

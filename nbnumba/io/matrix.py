@@ -6,9 +6,31 @@ import math
 import os
 
 from nbnumba.errors import InputError
-from nbnumba.io.textcols import parse_number, read_lines
+from nbnumba.io.textcols import iter_chunks, open_input, parse_number
 
 Vec3 = tuple[float, float, float]
+
+
+#: the most bytes read from a -mat file while looking for its three matrix lines (a MOSFLM matrix file
+#: is a few hundred bytes; later lines are never read)
+MATRIX_HEAD_BYTES = 1024**2
+
+
+def _head_lines(name: str):
+    """The lines of the first ``MATRIX_HEAD_BYTES`` of a -mat file (UTF-8, undecodable bytes replaced),
+    read as needed: a file that never ends (/dev/zero, a FIFO) is refused within that many bytes."""
+    handle, _, _ = open_input(name, "-mat")
+    with handle:
+        pending = b""
+        for chunk in iter_chunks(handle, "-mat", name, text=True, limit=MATRIX_HEAD_BYTES,
+                                 limit_reason="no 3 lines of 3 numbers (the MOSFLM A matrix) in its first "
+                                              "1 MiB"):
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield from line.decode("utf-8", errors="replace").splitlines() or [""]
+        if pending:
+            yield from pending.decode("utf-8", errors="replace").splitlines() or [""]
 
 
 def read_mosflm_matrix(path, lambda0: float) -> tuple[Vec3, Vec3, Vec3]:
@@ -40,7 +62,7 @@ def read_mosflm_matrix(path, lambda0: float) -> tuple[Vec3, Vec3, Vec3]:
     if not (math.isfinite(lambda0) and lambda0 > 0.0):
         raise InputError(f"-mat {name}: the wavelength must be > 0 to scale the matrix, got {lambda0:g} m")
     rows = []
-    for number, line in enumerate(read_lines(path, "-mat"), start=1):
+    for number, line in enumerate(_head_lines(name), start=1):
         fields = line.split()
         if not fields:
             continue

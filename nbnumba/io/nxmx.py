@@ -50,9 +50,10 @@ import os
 
 import numpy as np
 
+from nbnumba._version import __version__
+from nbnumba.constants import Compression
 from nbnumba.errors import InputError
 from nbnumba.io import atomic
-from nbnumba.constants import Compression
 
 #: the ``compression`` choices: gzip, bitshuffle, none
 COMPRESSIONS = Compression.values()
@@ -146,7 +147,7 @@ def compression_options(compression: str) -> dict:
         return {}
     if compression == "bitshuffle":
         try:
-            import hdf5plugin
+            import hdf5plugin  # noqa: PLC0415 -- hdf5plugin: optional (nbnumba[hdf5plugin])
         except ImportError:
             raise InputError("--hdf5-compression bitshuffle needs the hdf5plugin package "
                              "(pip install 'nbnumba[hdf5plugin]'); or use gzip") from None
@@ -182,7 +183,10 @@ class NXmxWriter:
 
     The file is written under a temporary name in the target's folder and renamed onto ``path`` by
     ``commit``; ``abort`` (or an exception inside a ``with`` block, KeyboardInterrupt included)
-    removes it, so ``path`` only ever holds a complete file.
+    removes it, so ``path`` only ever holds a complete file. A symlink is followed (its target keeps
+    its permission bits); for a device or FIFO ``path`` the file is built in the system's temporary
+    folder and its bytes are copied into ``path`` by ``commit``. Ctrl-C and SIGTERM wait for the end
+    of each h5py step, so they are never lost inside h5py.
 
     Parameters
     ----------
@@ -202,7 +206,7 @@ class NXmxWriter:
     """
 
     def __init__(self, path, setup, *, dtype="float32", compression="gzip", rotation=None):
-        import h5py
+        import h5py  # noqa: PLC0415 -- start-up: only runs that write HDF5 import h5py (0.1 s)
         if dtype not in DTYPES:
             raise ValueError("dtype: expected one of %s, got %r" % (", ".join(DTYPES), dtype))
         self.path = os.fspath(path)
@@ -211,20 +215,27 @@ class NXmxWriter:
         self.setup = setup
         self.geometry = nxmx_geometry(setup)
         options = compression_options(compression)
-        self._target, self._temp = atomic.temporary_path(self.path)
         self._phi_start = []
         self._osc = []
         self._done = False
+        self._file = None
+        # h5py runs weak-reference callbacks in which a Ctrl-C would be lost ("Exception ignored"):
+        # signals wait for the end of each h5py step (see atomic.deferred_signals)
+        self._target, self._temp = atomic.temporary_path(self.path)
         try:
-            self._file = h5py.File(self._temp, "w")
-        except OSError as exc:
-            atomic.discard(self._temp)
-            raise InputError("cannot write %s: %s" % (self.path, exc.strerror or exc)) from None
-        try:
-            self._write_static(setup, options)
-        except BaseException:
+            with atomic.deferred_signals():
+                self._file = h5py.File(self._temp, "w")
+                self._write_static(setup, options)
+        except BaseException as exc:
             self.abort()
+            if isinstance(exc, OSError):
+                raise InputError(self._error(exc)) from None
             raise
+
+    def _error(self, exc) -> str:
+        """An h5py or OS error as a message naming the target, never the temporary file."""
+        text = getattr(exc, "strerror", None) or str(exc)
+        return "cannot write %s: %s" % (self.path, text.replace(self._temp, self._target))
 
     # -- context manager: commit on normal exit, abort on any exception --
     def __enter__(self):
@@ -243,7 +254,6 @@ class NXmxWriter:
         return len(self._phi_start)
 
     def _write_static(self, setup, options):
-        from nbnumba._version import __version__
         g = self.geometry
         f = self._file
         slow, fast = g["data_size"]
@@ -314,8 +324,15 @@ class NXmxWriter:
                                                                  or image.max() > INT32_MAX)):
                 raise ValueError("an int32 NXmx file takes integer images within the int32 range")
         n = self.images
-        self._data.resize(n + 1, axis=0)
-        self._data[n] = image.astype(self.dtype, copy=False)
+        try:
+            with atomic.deferred_signals():
+                self._data.resize(n + 1, axis=0)
+                self._data[n] = image.astype(self.dtype, copy=False)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise InputError(self._error(exc)) from None
+            raise
         self._phi_start.append(geometry["phi_start_deg"])
         self._osc.append(geometry["osc_deg"])
 
@@ -342,44 +359,40 @@ class NXmxWriter:
         if self._done:
             return
         try:
-            self._write_sample()
-            self._file["/entry"]["end_time_estimated"] = _utc_now()
-            self._file.close()
-        except BaseException:
+            with atomic.deferred_signals():
+                self._write_sample()
+                self._file["/entry"]["end_time_estimated"] = _utc_now()
+                self._file.close()
+        except BaseException as exc:
             self.abort()
+            if isinstance(exc, OSError):
+                raise InputError(self._error(exc)) from None
             raise
         self._done = True
         atomic.replace(self._temp, self._target)
+
+    def __del__(self):
+        # a writer dropped without commit or abort (an interrupt between the constructor and a with
+        # block) removes its temporary file
+        try:
+            if not getattr(self, "_done", True):
+                self.abort()
+        except Exception:
+            pass
 
     def abort(self):
         """Close and remove the temporary file; ``path`` is left as it was."""
         if self._done:
             return
         self._done = True
-        try:
-            self._file.close()
-        except Exception:
-            pass
-        atomic.discard(self._temp)
-
-
-def complete_images(path):
-    """How many images the NXmx file at ``path`` holds if it is one this module committed (its
-    ``end_time_estimated`` is written last, just before the rename), else None: a check for resuming
-    work (a missing, foreign or unreadable file gives None; nothing raises)."""
-    import h5py
-    try:
-        with h5py.File(os.fspath(path), "r") as f:
-            entry = f.get("/entry")
-            if entry is None or "end_time_estimated" not in entry or "definition" not in entry:
-                return None
-            definition = entry["definition"][()]
-            if (definition.decode() if isinstance(definition, bytes) else str(definition)) != "NXmx":
-                return None
-            data = entry.get("data/data")
-            return None if data is None else int(data.shape[0])
-    except (OSError, KeyError, ValueError):
-        return None
+        with atomic.deferred_signals():
+            try:
+                if self._file is not None:
+                    self._file.close()
+            except Exception:
+                pass
+            finally:
+                atomic.discard(self._temp)
 
 
 def write_nxmx(path, setup, image, *, dtype="float32", compression="gzip") -> None:

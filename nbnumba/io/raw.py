@@ -8,7 +8,8 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
-from nbnumba.io.textcols import read_input
+from nbnumba.io.textcols import open_input, read_exactly
+from nbnumba.limits import check_bytes
 
 
 def write_float_image(path, image) -> None:
@@ -55,9 +56,16 @@ def read_float_image(path, fpixels: int, spixels: int) -> np.ndarray:
         If the file cannot be read or its size is not ``4*fpixels*spixels`` bytes.
     """
     name = os.fspath(path)
-    raw = read_input(name, "float image")
     need = 4 * fpixels * spixels
-    if fpixels <= 0 or spixels <= 0 or len(raw) != need:
+    handle, _, size = open_input(name, "float image")
+    with handle:
+        if fpixels > 0 and spixels > 0 and size in (None, need):
+            check_bytes(2 * need, f"the float image {name} ({fpixels} x {spixels} pixels)")
+        # a regular file of another size is refused unread; a device or FIFO is read one byte past the image
+        raw = read_exactly(handle, need + 1, "float image", name) if size in (None, need) and need > 0 else b""
+    found = size if size is not None else len(raw)
+    if fpixels <= 0 or spixels <= 0 or found != need:
+        shown = f"more than {need}" if size is None and found > need else str(found)
         raise InputError(f"float image {name}: expected {need} bytes ({fpixels} x {spixels} float32), "
-                         f"found {len(raw)}")
+                         f"found {shown}")
     return np.frombuffer(raw, dtype=np.float32).reshape(spixels, fpixels).copy()

@@ -12,7 +12,8 @@ import numpy as np
 
 from nbnumba.errors import InputError
 from nbnumba.io.atomic import atomic_open
-from nbnumba.io.textcols import read_input
+from nbnumba.io.textcols import open_input, read_exactly
+from nbnumba.limits import check_bytes
 
 HEADER_BYTES = 512
 SMV_MAGIC = b"{\nHEADER_BYT"
@@ -25,7 +26,7 @@ _ATOF = re.compile(
     r"|(?P<special>inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)"
     r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
     r")",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # C reads ASCII digits only
 )
 _HEADER_KEYS = (
     "fpixels", "spixels", "pixel_mm", "distance_mm", "wavelength_A", "beam_center_x_mm",
@@ -245,29 +246,39 @@ def read_smv(path, what: str) -> SMVImage:
         If the file cannot be read, is not SMV, has a bad size or byte order, or is truncated.
     """
     name = os.fspath(path)
-    raw = read_input(name, what)
-    if raw[:len(SMV_MAGIC)] != SMV_MAGIC:
-        raise InputError(f"{what} file {name} is not an SMV image (expected a '{{ HEADER_BYTES=' header)")
-    header_size = _as_int(value_of(raw[:HEADER_BYTES].decode("latin-1"), "HEADER_BYTES"))
-    if header_size <= 0:
-        raise InputError(f"{what} file {name}: expected a positive HEADER_BYTES in the header")
-    if header_size > len(raw):
-        raise InputError(f"{what} file {name} is truncated: HEADER_BYTES={header_size} but the file "
-                         f"has {len(raw)} bytes")
-    header = raw[:header_size].decode("latin-1")
-    width = _as_int(value_of(header, "SIZE1"))
-    height = _as_int(value_of(header, "SIZE2"))
-    if width == 0:
-        width = height = _as_int(value_of(header, "DETECTOR_DIMENSIONS"))
-    if width <= 0 or height <= 0:
-        raise InputError(f"{what} file {name}: expected positive SIZE1 and SIZE2 (or DETECTOR_DIMENSIONS) "
-                         f"in the header, got {width} x {height}")
-    byte_order = _file_byte_order(header, what, name)
-    need = 2 * width * height
-    pixels = raw[header_size:header_size + need]
-    if len(pixels) < need:
+    handle, _, size = open_input(name, what)
+    with handle:
+        first = read_exactly(handle, HEADER_BYTES, what, name)
+        if first[:len(SMV_MAGIC)] != SMV_MAGIC:
+            raise InputError(f"{what} file {name} is not an SMV image (expected a '{{ HEADER_BYTES=' header)")
+        header_size = _as_int(value_of(first.decode("latin-1"), "HEADER_BYTES"))
+        if header_size <= 0:
+            raise InputError(f"{what} file {name}: expected a positive HEADER_BYTES in the header")
+        if header_size > len(first) and (size is None or header_size <= size):
+            check_bytes(header_size, f"{what} file {name}: its HEADER_BYTES={header_size}")
+            first += read_exactly(handle, header_size - len(first), what, name)
+        if header_size > len(first):
+            raise InputError(f"{what} file {name} is truncated: HEADER_BYTES={header_size} but the file "
+                             f"has {len(first) if size is None else size} bytes")
+        header = first[:header_size].decode("latin-1")
+        width = _as_int(value_of(header, "SIZE1"))
+        height = _as_int(value_of(header, "SIZE2"))
+        if width == 0:
+            width = height = _as_int(value_of(header, "DETECTOR_DIMENSIONS"))
+        if width <= 0 or height <= 0:
+            raise InputError(f"{what} file {name}: expected positive SIZE1 and SIZE2 (or DETECTOR_DIMENSIONS) "
+                             f"in the header, got {width} x {height}")
+        byte_order = _file_byte_order(header, what, name)
+        need = 2 * width * height
+        pixels = first[header_size:header_size + need]
+        if size is None or size >= header_size + need:
+            # the file's pixels, then a native copy (bytes after the image are never read)
+            check_bytes(2 * need, f"{what} file {name}: its {width} x {height} pixel image")
+            pixels += read_exactly(handle, need - len(pixels), what, name)
+        found = len(pixels) if size is None else min(size - header_size, need)
+    if found < need:
         raise InputError(f"{what} file {name} is truncated: expected {need} bytes of {width} x {height} "
-                         f"uint16 pixels after the {header_size}-byte header, found {len(pixels)}")
+                         f"uint16 pixels after the {header_size}-byte header, found {found}")
     file_dtype = np.dtype("<u2" if byte_order == "little_endian" else ">u2")
     data = np.frombuffer(pixels, dtype=file_dtype).astype(np.dtype("=u2")).reshape(height, width)
     return SMVImage(name, header, header_size, width, height, byte_order, data)
