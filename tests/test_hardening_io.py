@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 from nbnumba import limits
-from nbnumba.cli.main import EXIT_INPUT_ERROR, main_argv
-from nbnumba.errors import InputError
+from nbnumba.cli.main import main_argv
+from nbnumba.errors import ExitStatus, InputError
 from nbnumba.io import atomic
 from nbnumba.io.atomic import atomic_open, atomic_write, check_writable
 from nbnumba.io.hkl import read_hkl
@@ -52,7 +52,7 @@ def run_cli(argv, capsys):
 def one_error(status, out, err, *fragments):
     """Exit 2, exactly one stderr line 'nbnumba: error: ...' holding every fragment (other lines are
     WARNINGs), no traceback."""
-    assert status == EXIT_INPUT_ERROR, err
+    assert status == ExitStatus.INPUT_ERROR, err
     assert "Traceback" not in out + err
     lines = [line for line in err.strip().splitlines() if not line.startswith("WARNING: ")]
     assert len(lines) == 1 and lines[0].startswith("nbnumba: error: "), err
@@ -443,8 +443,8 @@ def test_signals_are_held_back_until_the_end_of_the_block():
 
 
 def _nxmx_setup():
-    from nbnumba.cli.parse import params_from_argv
-    from nbnumba.simulation import prepare
+    from nbnumba import params_from_argv
+    from nbnumba.setup import prepare
     params, _ = params_from_argv(RUN)
     return prepare(params)
 
@@ -521,8 +521,8 @@ if kind == "raw":
         time.sleep(120)
 else:
     import numpy as np
-    from nbnumba.cli.parse import params_from_argv
-    from nbnumba.simulation import prepare
+    from nbnumba import params_from_argv
+    from nbnumba.setup import prepare
     from nbnumba.io.nxmx import NXmxWriter
     params, _ = params_from_argv(sys.argv[2:])
     with NXmxWriter("out.h5", prepare(params)) as out:
