@@ -167,7 +167,7 @@ def run(args):
     report = dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                   c_program=c_bin, baseline_tree=args.baseline_tree,
                   baseline_commit=git_commit(Path(args.baseline_tree)) if args.baseline_tree else None,
-                  repetitions=args.reps, load_average_start=os.getloadavg(), workloads={})
+                  repetitions=args.reps, precision=args.precision, load_average_start=os.getloadavg(), workloads={})
     threads = [int(t) for t in args.threads.split(",")]
     for name in args.workloads.split(","):
         argv = WORKLOADS[name].split()
@@ -176,7 +176,7 @@ def run(args):
         n_samples, image_bytes = (int(v) for v in child_python(SETUP_PROBE, *argv, cwd=work, env=env_base).split())
         entry = dict(arguments=" ".join(argv), samples=n_samples, threads={})
         report["workloads"][name] = entry
-        ours_argv = argv + ["-floatfile", "ours.bin", "-intfile", "ours.img"]
+        ours_argv = argv + ["-floatfile", "ours.bin", "-intfile", "ours.img", "--precision", args.precision]
         c_argv = argv + ["-floatfile", "c.bin", "-intfile", "c.img"]
         for t in threads:
             env = dict(env_base, OMP_NUM_THREADS=str(t), NUMBA_NUM_THREADS=str(t))
@@ -248,9 +248,9 @@ def markdown(report):
              "Machine: %s, %d logical CPUs, %s; Python %s, numpy %s, numba %s." % (
                  m["cpu"], m["logical_cpus"], m["system"], m["python"], m["numpy"], m["numba"]),
              "C program: %s. %d repetitions per row, C and nbnumba interleaved; whole-program wall times "
-             "(start-up, set-up, output files included); nbnumba with a warm compilation cache, default "
-             "(double precision, spec) mode. Load average at start %s, at end %s." % (
-                 report["c_program"] or "not run", report["repetitions"],
+             "(start-up, set-up, output files included); nbnumba with a warm compilation cache, %s "
+             "precision, spec mode. Load average at start %s, at end %s." % (
+                 report["c_program"] or "not run", report["repetitions"], report.get("precision", "double"),
                  " ".join("%.2f" % v for v in report["load_average_start"]),
                  " ".join("%.2f" % v for v in report["load_average_end"])),
              "",
@@ -312,6 +312,8 @@ def main(argv=None):
     ap.add_argument("--c-bin", help="nanoBragg.c executable (default: $NB_C_BIN; none: nbnumba only)")
     ap.add_argument("--baseline-tree", help="another nbnumba checkout to time against (e.g. the previous commit)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--precision", choices=("double", "single"), default="double",
+                    help="nbnumba's --precision (the C program is always double)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--workloads", default="BENCH-1,BENCH-2,BENCH-3")
     ap.add_argument("--detpixels", type=int, help="override the detector size (smoke tests)")

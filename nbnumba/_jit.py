@@ -41,8 +41,8 @@ SLP_VECTORIZE = os.environ.get("NBNUMBA_SLP_VECTORIZE", "1") not in ("", "0")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: modules (relative to the package) whose compiled functions call each other; all of them key the cache
 SOURCE_MODULES = ("_version.py", "_jit.py", "rng.py", "outputs/noise.py", "outputs/statistics.py",
-                  "kernels/physics.py", "kernels/pixel.py", "kernels/specialise.py", "kernels/cpu.py",
-                  "kernels/cuda.py", "kernels/types.py")
+                  "kernels/physics.py", "kernels/precision.py", "kernels/pixel.py", "kernels/specialise.py",
+                  "kernels/cpu.py", "kernels/cuda.py", "kernels/types.py")
 #: folders of the modules above: numba functions defined there are cached with ``SOURCE_KEY``
 _SOURCE_DIRS = frozenset(os.path.dirname(os.path.join(_PACKAGE_DIR, name))
                          for name in SOURCE_MODULES)

@@ -70,6 +70,14 @@ class Device(Choice):
     CUDA = "cuda"
 
 
+class Precision(Choice):
+    """--precision: the real type of the pixel kernel's per-sample arithmetic (``nbnumba.kernels.precision``).
+    ``double`` (default) reproduces nanoBragg.c; ``single`` computes the lattice factor, the structure
+    factor and their product in float32 (geometry, Miller index and the pixel's sum stay float64)."""
+    DOUBLE = "double"
+    SINGLE = "single"
+
+
 class Compression(Choice):
     """--hdf5-compression of the NXmx images."""
     GZIP = "gzip"

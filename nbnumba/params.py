@@ -14,7 +14,17 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Optional, Tuple
 
-from .constants import DEFAULT_FLUENCE, Choice, Compression, Convention, CrystalShape, Device, PhiCarryover, Pivot
+from .constants import (
+    DEFAULT_FLUENCE,
+    Choice,
+    Compression,
+    Convention,
+    CrystalShape,
+    Device,
+    PhiCarryover,
+    Pivot,
+    Precision,
+)
 from .errors import InputError
 
 Vec3 = Tuple[float, float, float]
@@ -129,6 +139,9 @@ class Params:
     #: --device: where the pixel kernel runs, "auto" (GPU if numba-cuda finds one), "cpu" or "cuda";
     #: the default comes from $NBNUMBA_DEVICE when set
     device: str = field(default_factory=lambda: os.environ.get("NBNUMBA_DEVICE") or Device.AUTO)
+    #: --precision: the pixel kernel's real type, "double" (nanoBragg.c's) or "single" (float32 per-sample
+    #: arithmetic); the default comes from $NBNUMBA_PRECISION when set
+    precision: str = field(default_factory=lambda: os.environ.get("NBNUMBA_PRECISION") or Precision.DOUBLE)
 
     # --- sampling ---
     oversample: int = -1
@@ -187,7 +200,8 @@ class Params:
 
 #: the fields that take one of a fixed set of values
 _CHOICES = {"xtal_shape": CrystalShape, "beam_convention": Convention, "detector_pivot": Pivot,
-            "phi_carryover_mode": PhiCarryover, "device": Device, "hdf5_compression": Compression}
+            "phi_carryover_mode": PhiCarryover, "device": Device, "hdf5_compression": Compression,
+            "precision": Precision}
 
 
 def _trace_pixels_ok(value) -> bool:

@@ -74,7 +74,7 @@ def example_values(flag):
     if flag.kind == PIXEL_FILE:
         return ["3", "4", "trace.json"]
     if flag.kind == CHOICE:
-        return [next(c for c in flag.choices if c not in ("beam", "spec", "auto", "gzip"))]  # not the default
+        return [next(c for c in flag.choices if c not in ("beam", "spec", "auto", "gzip", "double"))]  # not the default
     if flag.kind == INT:
         return [str(3 + k) for k in range(flag.nargs)]
     if flag.kind == FLOAT:

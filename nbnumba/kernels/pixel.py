@@ -16,6 +16,7 @@ from numba import njit
 
 from nbnumba._jit import JIT_OPTIONS
 from nbnumba.kernels import physics as ph
+from nbnumba.kernels.precision import make_physics
 from nbnumba.kernels.specialise import specialise
 from nbnumba.kernels.types import (
     A_STAR,
@@ -371,7 +372,8 @@ def make_pixel_function(flags: KernelFlags):
             trace[TRACE_PIXEL] = test
         return test, omega_sum, first_event, any_loop
 
-    return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel"))
+    # ``ph``: the physics for the flags' real type (``kernels.precision``; ``physics`` itself for double)
+    return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel", ph=make_physics(flags.precision, flags.shape)))
 
 
 @njit(**JIT_OPTIONS)

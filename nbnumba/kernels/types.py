@@ -13,7 +13,8 @@ KernelFlags = namedtuple("KernelFlags", [
     "curved_detector",
     "point_pixel",
     "trace",              # record -printout values in a trace array (CPU only: the GPU kernel never traces)
-], defaults=(False,))
+    "precision",          # precision.DOUBLE (0) or precision.SINGLE (1): the real type of the per-sample physics
+], defaults=(False, 0))
 
 #: pass control: which pixels a kernel launch renders and how (``nbnumba.render.serial_order``)
 PassArgs = namedtuple("PassArgs", [

@@ -72,6 +72,27 @@ def test_cuda_kernel_matches_cpu_kernel(name):
         assert flags.shape == physics.ROUND
 
 
+#: --precision single: the same float32 variant on both kernels (on a GPU the device compiler contracts
+#: float32 multiply-adds too: the accuracy bound of tests/test_precision.py against C, 1e-5 of the maximum)
+SINGLE_TOLERANCE = 1e-5
+
+
+@pytest.mark.parametrize("name", ["square_mosaic_phi", "interpolate_cut", "carryover", "sources_water_roi"])
+def test_single_precision_cuda_kernel_matches_cpu_kernel(name):
+    setup = _setup(CONFIGS[name] + " --precision single")
+    plan = render_plan.make_plan(setup)
+    assert plan.flags.precision == 1 and plan.fhkl.dtype == np.float32
+    gpu = render_plan.render(plan, "cuda")
+    cpu = render_plan.render(plan, "cpu")
+    assert cpu.floatimage.max() > 0
+    assert np.abs(gpu.floatimage.astype(np.float64) - cpu.floatimage).max() <= SINGLE_TOLERANCE * cpu.floatimage.max()
+    assert gpu.passes == cpu.passes
+    # and the float32 variant is the double image to the same bound
+    double = render_plan.render(render_plan.make_plan(_setup(CONFIGS[name])), "cpu")
+    difference = np.abs(double.floatimage.astype(np.float64) - cpu.floatimage).max()
+    assert difference <= SINGLE_TOLERANCE * double.floatimage.max()
+
+
 def test_cuda_kernel_with_mask_and_progress_blocks():
     setup = _setup(F100 + " -misset 10 20 30")
     mask = np.ones(setup.detector.shape, np.uint16)

@@ -1,0 +1,295 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The per-sample physics for a given real type: ``make_physics(precision)`` returns the namespace the
+pixel function calls as ``ph`` (``kernels.pixel``), the same source on the CPU and the GPU.
+
+``DOUBLE`` is ``kernels.physics`` itself (nanoBragg.c's arithmetic; the default images do not change).
+``SINGLE`` (``--precision single``) replaces the four per-sample helpers, ``lattice_square_equal``,
+``lattice_factor``, ``tricubic_F`` and ``nearest_F``, with float32 versions built from the templates
+below: every constant is a typed ``REAL`` (numba would promote float32 * a Python float to float64).
+
+What stays float64 in the single-precision kernel, and why (docs/usage.md, "Single precision"):
+
+- the geometry (pixel position, diffracted direction, solid angle, capture fraction, polarisation) and the
+  scattering vector: the Miller index h = cell . s is a few hundred at most, and its fractional part must
+  be right to ~1e-8 (float32 has 7 digits: h = 300 would keep 1e-5);
+- the Miller index h, its nearest integer h0 and the fraction d = h - h0 (|d| <= 1/2): computed in
+  double, *then* rounded to float32. Everything after depends only on d, which float32 holds to 6e-8
+  relative: sin(N pi h) of the full index is never formed (nanoBraggCUDA's single precision loses its
+  digits there);
+- the tophat shape's edge test (a step: float32 would move samples across the edge), the Gaussian shape's
+  lattice factor (see ``make_physics``) and the sine ratio of fractional or large N
+  (> GRATING_RECURRENCE_MAX_N: C's formula on the full index);
+- the pixel's sum over samples (a float32 product per sample, added to a float64 sum: 10^3-10^5 samples
+  in float32 would lose digits).
+
+float32: the lattice factor of square and round crystals (the grating as a Chebyshev recurrence in Reinsch's form,
+stable where cos(pi d) is near 1, i.e. at the Bragg peaks), the structure factor (the F table is stored
+as float32; tricubic interpolation on the fractional index) and the per-sample product F^2 F_latt^2."""
+import math
+import types
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+
+from nbnumba._jit import JIT_OPTIONS
+from nbnumba.kernels import physics
+
+#: ``KernelFlags.precision`` codes
+DOUBLE, SINGLE = 0, 1
+#: the ``--precision`` words, by code
+NAMES = {DOUBLE: "double", SINGLE: "single"}
+CODES = {name: code for code, name in NAMES.items()}
+#: the real type of each code
+REAL_TYPES = {DOUBLE: np.float64, SINGLE: np.float32}
+
+#: contractions allowed in the recurrences (as in ``physics``)
+_CONTRACT = dict(JIT_OPTIONS, fastmath={"contract"})
+
+
+def _versine_coefficients():
+    """2 - 2 cos(pi d) = sum_k>=1 (-1)^(k+1) 2 pi^(2k) d^(2k) / (2k)!: seven terms reach float32's last bit
+    for |d| <= 1/2 (the eighth is below 1e-10)."""
+    return [(-1) ** (k + 1) * 2.0 * math.pi ** (2 * k) / math.factorial(2 * k) for k in range(1, 8)]
+
+
+def _sinc3_coefficients():
+    """sinc3(x) = 3 (sin x / x - cos x) / x^2 = sum_k>=1 (-1)^(k+1) 6k x^(2k-2) / (2k+1)!: seven terms for
+    x < SINC3_SERIES_MAX (the eighth is below 1e-11)."""
+    return [(-1) ** (k + 1) * 6.0 * k / math.factorial(2 * k + 1) for k in range(1, 8)]
+
+
+#: below this argument sinc3 is a series: C's formula subtracts two numbers near 1 (error ~ eps / x^2)
+SINC3_SERIES_MAX = 1.0
+
+# ---- templates: globals REAL, ONE, ... are bound per real type by _bind (typed constants) ----
+REAL = np.float64
+ZERO = ONE = TWO = PI = ROUND_NORM = GAUSS_WIDTH = SINC3_MAX = 0.0
+V1 = V2 = V3 = V4 = V5 = V6 = V7 = 0.0
+S1 = S2 = S3 = S4 = S5 = S6 = S7 = 0.0
+N0 = N1 = N2 = N3 = D0 = D1 = D2 = D3 = 0.0
+_versine_pi = _chebyshev_u = _grating = _lattice_square_equal = _lattice_square = _sinc3 = _polint = None
+
+
+def versine_pi(d):
+    """2 - 2 cos(pi d) for |d| <= 1/2, to REAL's relative precision (no cancellation near d = 0)."""
+    t = d * d
+    return t * (V1 + t * (V2 + t * (V3 + t * (V4 + t * (V5 + t * (V6 + t * V7))))))
+
+
+def chebyshev_u(s, terms):
+    """U_{terms-1}(2 - s), the Chebyshev polynomial of the second kind, by Reinsch's form of the
+    recurrence: the differences D_j = U_j - U_{j-1} are carried (D_{j+1} = D_j - s U_j), so the result
+    keeps REAL's precision where 2 - s = 2 cos(pi d) is near 2 (the Bragg peaks), where the plain
+    recurrence c U_j - U_{j-1} loses (N^2/6) ulp(2) relative. ``terms`` >= 1."""
+    u = ONE
+    dlt = ONE - s
+    for _ in range(terms - 1):
+        u = u + dlt
+        dlt = dlt - s * u
+    return u
+
+
+def grating(h, h0, n):
+    """``physics.grating`` in REAL: sin(n pi h)/sin(pi h) from d = h - h0 (rounded to REAL once)."""
+    terms = physics.grating_terms(n)
+    if terms == 0:
+        return ONE
+    if terms < 0:
+        return REAL(physics.sincg(math.pi * h, n))  # fractional or large N: C's formula, in double
+    u = _chebyshev_u(_versine_pi(REAL(h - h0)), terms)
+    if ((terms - 1) & 1) and (h0 & 1):
+        return -u
+    return u
+
+
+def lattice_square_equal(h, k, l, h0, k0, l0, terms):
+    """``physics.lattice_square_equal`` in REAL: Na = Nb = Nc, ``terms`` >= 2, three lockstep chains."""
+    sa = _versine_pi(REAL(h - h0))
+    sb = _versine_pi(REAL(k - k0))
+    sc = _versine_pi(REAL(l - l0))
+    ua = ONE
+    ub = ONE
+    uc = ONE
+    da = ONE - sa
+    db = ONE - sb
+    dc = ONE - sc
+    for _ in range(terms - 1):
+        ua = ua + da
+        ub = ub + db
+        uc = uc + dc
+        da = da - sa * ua
+        db = db - sb * ub
+        dc = dc - sc * uc
+    if (terms - 1) & 1:
+        if h0 & 1:
+            ua = -ua
+        if k0 & 1:
+            ub = -ub
+        if l0 & 1:
+            uc = -uc
+    return ua * ub * uc
+
+
+def lattice_square(h, k, l, h0, k0, l0, na, nb, nc):
+    """``physics.lattice_square`` in REAL."""
+    ta = physics.grating_terms(na)
+    if ta >= 2 and ta == physics.grating_terms(nb) and ta == physics.grating_terms(nc):
+        return _lattice_square_equal(h, k, l, h0, k0, l0, ta)
+    return _grating(h, h0, na) * _grating(k, k0, nb) * _grating(l, l0, nc)
+
+
+def sinc3(x):
+    """``physics.sinc3`` in REAL, x >= 0: a series below SINC3_MAX, C's formula above."""
+    if x < SINC3_MAX:
+        t = x * x
+        return S1 + t * (S2 + t * (S3 + t * (S4 + t * (S5 + t * (S6 + t * S7)))))
+    return (math.sin(x) / x - math.cos(x)) * (REAL(3.0) / (x * x))
+
+
+def lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star, c_star):
+    """``physics.lattice_factor`` in REAL (``shape`` is a compile-time constant)."""
+    if shape == physics.SQUARE:
+        return _lattice_square(h, k, l, h0, k0, l0, na, nb, nc)
+    if shape == physics.TOPHAT:
+        # a step function of |d*|: decided in double, as C does (float32 would move samples across the edge)
+        return REAL(physics.lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star, c_star))
+    dh = REAL(h - h0)
+    dk = REAL(k - k0)
+    dl = REAL(l - l0)
+    ra = REAL(na)
+    rb = REAL(nb)
+    rc = REAL(nc)
+    nnn = REAL(na * nb * nc)
+    if shape == physics.ROUND:
+        hrad_sqr = dh * dh * ra * ra + dk * dk * rb * rb + dl * dl * rc * rc
+        return nnn * ROUND_NORM * _sinc3(PI * math.sqrt(hrad_sqr * REAL(fudge)))
+    dx_star = dh * REAL(a_star[0]) + dk * REAL(b_star[0]) + dl * REAL(c_star[0])
+    dy_star = dh * REAL(a_star[1]) + dk * REAL(b_star[1]) + dl * REAL(c_star[1])
+    dz_star = dh * REAL(a_star[2]) + dk * REAL(b_star[2]) + dl * REAL(c_star[2])
+    rad_star_sqr = (dx_star * dx_star + dy_star * dy_star + dz_star * dz_star) * ra * ra * rb * rb * rc * rc
+    return nnn * math.exp(-(rad_star_sqr / GAUSS_WIDTH * REAL(fudge)))  # GAUSS
+
+
+def polint(y0, y1, y2, y3, t):
+    """``physics.polint`` on the nodes -1, 0, 1, 2 at t (the fractional index, 0 <= t < 1), in REAL."""
+    return ((t - N1) * (t - N2) * (t - N3) * y0 / D0 + (t - N0) * (t - N2) * (t - N3) * y1 / D1
+            + (t - N0) * (t - N1) * (t - N3) * y2 / D2 + (t - N0) * (t - N1) * (t - N2) * y3 / D3)
+
+
+def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
+    """``physics.tricubic_F`` in REAL: the same 4x4x4 neighbourhood and nesting (l, then k, then h), with
+    the nodes shifted to floor(index) so that REAL only ever sees the fraction index - floor(index)."""
+    hf = math.floor(h)
+    kf = math.floor(k)
+    lf = math.floor(l)
+    th = REAL(h - hf)
+    tk = REAL(k - kf)
+    tl = REAL(l - lf)
+    ih = int(hf) - 1 - h_min
+    ik = int(kf) - 1 - k_min
+    il = int(lf) - 1 - l_min
+    ymh0 = ZERO
+    ymh1 = ZERO
+    ymh2 = ZERO
+    ymh3 = ZERO
+    for i1 in range(4):
+        ymk0 = ZERO
+        ymk1 = ZERO
+        ymk2 = ZERO
+        ymk3 = ZERO
+        for i2 in range(4):
+            row = fhkl[ih + i1, ik + i2]
+            v = _polint(REAL(row[il]), REAL(row[il + 1]), REAL(row[il + 2]), REAL(row[il + 3]), tl)
+            if i2 == 0:
+                ymk0 = v
+            elif i2 == 1:
+                ymk1 = v
+            elif i2 == 2:
+                ymk2 = v
+            else:
+                ymk3 = v
+        v = _polint(ymk0, ymk1, ymk2, ymk3, tk)
+        if i1 == 0:
+            ymh0 = v
+        elif i1 == 1:
+            ymh1 = v
+        elif i1 == 2:
+            ymh2 = v
+        else:
+            ymh3 = v
+    return _polint(ymh0, ymh1, ymh2, ymh3, th)
+
+
+def nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, default_F):
+    """``physics.nearest_F`` (the same lookup) in REAL: the table is REAL and so is default_F, so the value is
+    never widened to double."""
+    return physics.nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, REAL(default_F))
+
+
+#: template -> its jit options
+_TEMPLATES = {versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
+              lattice_square_equal: _CONTRACT, lattice_square: _CONTRACT, sinc3: JIT_OPTIONS,
+              lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS, nearest_F: JIT_OPTIONS}
+
+
+def _constants(real):
+    names = {"REAL": real, "ZERO": real(0.0), "ONE": real(1.0), "TWO": real(2.0), "PI": real(math.pi),
+             "ROUND_NORM": real(0.723601254558268), "GAUSS_WIDTH": real(0.63), "SINC3_MAX": real(SINC3_SERIES_MAX)}
+    for i, c in enumerate(_versine_coefficients(), 1):
+        names["V%d" % i] = real(c)
+    for i, c in enumerate(_sinc3_coefficients(), 1):
+        names["S%d" % i] = real(c)
+    nodes = (-1.0, 0.0, 1.0, 2.0)
+    for i, x in enumerate(nodes):
+        names["N%d" % i] = real(x)
+        denominator = 1.0
+        for j, y in enumerate(nodes):
+            if j != i:
+                denominator *= x - y
+        names["D%d" % i] = real(denominator)
+    return names
+
+
+@lru_cache(maxsize=None)
+def real_helpers(real_name: str) -> types.SimpleNamespace:
+    """The templates above compiled for ``np.dtype(real_name)`` ("float32"; "float64" compiles the same
+    source in double, which the tests compare with ``physics``). Each is a copy of its template whose
+    globals hold the typed constants and the other compiled helpers (globals, not closure cells: numba's
+    cache keys a closure on its pickled cells, which for a dispatcher differ in every process), named
+    ``<template>_<real>`` (cached code keeps its symbol names)."""
+    real = np.dtype(real_name).type
+    namespace = dict(globals(), **_constants(real))
+    compiled = {}
+    for template, options in _TEMPLATES.items():
+        function = types.FunctionType(template.__code__, namespace, template.__name__, template.__defaults__,
+                                      template.__closure__)
+        function.__name__ = function.__qualname__ = "%s_%s" % (template.__name__, real_name)
+        compiled[template.__name__] = njit(**options)(function)
+    namespace.update({"_" + name: dispatcher for name, dispatcher in compiled.items()})
+    return types.SimpleNamespace(**compiled)
+
+
+@lru_cache(maxsize=None)
+def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleType:
+    """What the pixel function calls as ``ph`` for ``KernelFlags.precision`` and ``.shape``: ``physics``
+    for DOUBLE; for SINGLE a module with every name of ``physics`` and its four per-sample helpers in
+    float32, except the Gaussian shape's lattice factor, which stays ``physics``' double one: one float32
+    rounding of exp(-r^2) and its square is already ~1 ulp of float32 per sample, and bright images of
+    single-sample pixels (10^4 ADU and more) would then round over 0.1% of their SMV pixels the other way
+    (reference case xtal_gauss: 0.13%). The sample's product is then formed in double (F_cell^2 in float32
+    times F_latt^2). (A module, so that numba resolves ``ph.name`` at compile time, as for ``physics``.)"""
+    if precision == DOUBLE:
+        return physics
+    if precision != SINGLE:
+        raise ValueError("unknown precision code %r" % (precision,))
+    module = types.ModuleType("nbnumba.kernels.precision.single_%d" % shape)
+    module.__dict__.update({name: value for name, value in vars(physics).items() if not name.startswith("__")})
+    helpers = real_helpers("float32")
+    for name in ("lattice_square_equal", "lattice_factor", "tricubic_F", "nearest_F"):
+        if not (name == "lattice_factor" and shape == physics.GAUSS):
+            setattr(module, name, getattr(helpers, name))
+    return module
+
+
+__all__ = ["CODES", "DOUBLE", "NAMES", "REAL_TYPES", "SINGLE", "make_physics", "real_helpers"]
