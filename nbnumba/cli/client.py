@@ -18,10 +18,10 @@ otherwise, the client refuses to connect); both ends check the other's user id (
 name carries a key of this build (``build_key``): the package files' sizes and modification times, the
 Python and its ``site-packages`` folders; an upgrade or an edit of the package changes it, so the client
 never reaches a worker that runs other code (and that worker exits by itself)."""
+import _socket  # the C module: ``socket`` would import selectors, enum, array (start-up time)
 import marshal
 import os
 import signal
-import socket
 import sys
 import zlib
 
@@ -131,10 +131,12 @@ def socket_path(key=None, environ=None) -> str:
 # ---- messages: a 4-byte length and a marshal-encoded value (both ends are this user's nbnumba) ----
 
 def send_message(sock, value, fds=()):
+    """Send ``value`` (and the descriptors ``fds`` with its first byte: SCM_RIGHTS)."""
     data = marshal.dumps(value)
     data = len(data).to_bytes(4, "big") + data
     if fds:
-        sent = socket.send_fds(sock, [data], list(fds))
+        rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+        sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
         data = data[sent:]
     if data:
         sock.sendall(data)
@@ -145,27 +147,29 @@ def receive_message(sock, with_fds=False):
     of the stream."""
     fds = []
     if with_fds:
-        data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 8)
+        data, ancillary, _flags, _addr = sock.recvmsg(65536, _socket.CMSG_SPACE(8 * 4))
+        for level, kind, payload in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                        for i in range(0, len(payload) - len(payload) % 4, 4)]
     else:
         data = sock.recv(65536)
+    while data and (len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big")):
+        more = sock.recv(max(65536, 4 + int.from_bytes(data[:4], "big") - len(data)) if len(data) >= 4 else 4)
+        if not more:
+            data = b""
+        data += more
     if not data:
         for fd in fds:
             os.close(fd)
         return (None, []) if with_fds else None
-    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
-        more = sock.recv(max(65536, 4 + int.from_bytes(data[:4], "big") - len(data)) if len(data) >= 4 else 4)
-        if not more:
-            for fd in fds:
-                os.close(fd)
-            return (None, []) if with_fds else None
-        data += more
     value = marshal.loads(data[4:4 + int.from_bytes(data[:4], "big")])
     return (value, fds) if with_fds else value
 
 
 def peer_uid(sock) -> int:
     """The user id of the process at the other end of a unix socket (SO_PEERCRED)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)  # struct ucred: pid, uid, gid
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # struct ucred: pid, uid, gid
     return int.from_bytes(creds[4:8], sys.byteorder)
 
 
@@ -174,7 +178,7 @@ def connect(path=None, timeout=5.0):
     path = path or socket_path()
     if folder_problem(os.path.dirname(path)) is not None:
         return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(path)

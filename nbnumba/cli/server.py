@@ -183,6 +183,12 @@ class _Worker:
         if status != 0:
             raise RuntimeError("the warm-up run failed (status %d)" % status)
         self.threading_layer = numba.threading_layer()
+        # the HKL files jobs read are parsed here once more (``_learn``), so later jobs find them parsed
+        # (each checked against the file's size and modification time, as nbnumba-batch does)
+        from nbnumba.io.hkl import cached_tables  # noqa: PLC0415 -- the worker's warm-up
+
+        self.tables = cached_tables(8)
+        self.tables.__enter__()
 
     def listen(self):
         temp = "%s.%d.tmp" % (self.path, os.getpid())
@@ -260,22 +266,28 @@ class _Worker:
             return True
         if message.get("stop"):
             self.stopping = True
-        if message.get("kernels"):
-            self._load_kernels(message["kernels"])
+        if message.get("kernels") or message.get("tables"):
+            self._learn(message.get("kernels"), message.get("tables") or [])
         return False
 
-    def _load_kernels(self, data):
-        """Load the kernels a job used (from numba's cache), then replace the idle spares with ones that
-        have them."""
+    def _learn(self, kernels, tables):
+        """Load the kernels a job used (from numba's cache) and parse the HKL files it read, then replace
+        the idle spares with ones that have them."""
+        from nbnumba.io.hkl import read_hkl  # noqa: PLC0415 -- loaded by warm() already
         from nbnumba.kernels.cpu import make_cpu_kernel  # noqa: PLC0415 -- loaded by warm() already
 
         try:
-            for flags, signatures in pickle.loads(data):
+            for flags, signatures in pickle.loads(kernels) if kernels else ():
                 kernel = make_cpu_kernel(flags)
                 for signature in signatures:
                     kernel.compile(signature)
         except Exception:  # noqa: BLE001 -- a kernel the worker cannot load is loaded by each job instead
-            return
+            pass
+        for path, default_F in tables:
+            try:
+                read_hkl(path, default_F)
+            except Exception:  # noqa: BLE001 -- gone or changed: the next job reads it itself
+                pass
         for ctl in self.spares.values():
             try:
                 cl.send_message(ctl, {"retire": True})
@@ -497,9 +509,11 @@ class _Job:
     def run(self):
         from nbnumba.cli import main as command  # noqa: PLC0415 -- loaded by the worker's warm-up
         from nbnumba.errors import ExitStatus  # noqa: PLC0415 -- loaded by the worker's warm-up
+        from nbnumba.io import hkl  # noqa: PLC0415 -- loaded by the worker's warm-up
         from nbnumba.kernels import cpu  # noqa: PLC0415 -- loaded by the worker's warm-up
 
         known = set(cpu.MADE)
+        known_tables = set(hkl.cached_table_keys())
         try:
             command.catch_signals()
             self._adopt()
@@ -534,8 +548,9 @@ class _Job:
         finally:
             try:
                 new = [(flags, list(kernel.signatures)) for flags, kernel in cpu.MADE.items() if flags not in known]
-                if new:
-                    cl.send_message(self.ctl, {"kernels": pickle.dumps(new)})
+                tables = [[key[0], key[3]] for key in hkl.cached_table_keys() if key not in known_tables]
+                if new or tables:
+                    cl.send_message(self.ctl, {"kernels": pickle.dumps(new) if new else b"", "tables": tables})
             except Exception:  # noqa: BLE001 -- only a hint for the worker
                 pass
             os._exit(0)
