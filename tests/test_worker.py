@@ -367,3 +367,32 @@ def test_the_client_imports_nothing_heavy():
 def test_the_client_knows_the_mpi_variables_of_the_batch():
     from nbnumba.batch import MPI_ENV_VARS
     assert client.MPI_ENV_VARS == MPI_ENV_VARS
+
+
+def test_a_crashing_job_takes_no_other_job_down(worker, tmp_path):
+    """A job that dies (here: SIGSEGV sent to it) ends its own client by the same signal; a job running
+    beside it completes, and the worker serves the next request."""
+    crashing, beside = folder(tmp_path, "crash"), folder(tmp_path, "beside")
+    env = dict(worker.env, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(CLIENT + SLOW, cwd=crashing, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_for_line(proc, "pixel oversample steps")
+        other = subprocess.Popen(CLIENT + SMALL + ["-floatfile", "o.bin", "-nonoise", "-nopgm"], cwd=beside,
+                                 env=worker.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        jobs = [pid for pid in processes_in(crashing) if pid != proc.pid]
+        assert len(jobs) == 1  # the job's process (the worker's child, in the client's folder)
+        os.kill(jobs[0], signal.SIGSEGV)
+        proc.wait(timeout=120)
+        out, err = other.communicate(timeout=600)
+    finally:
+        for p in (proc,):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert proc.returncode == -signal.SIGSEGV
+    assert other.returncode == 0 and (beside / "o.bin").stat().st_size == 64 * 64 * 4, err
+    wait_until_no_job_in(crashing)
+    assert not [n for n in os.listdir(crashing) if n.startswith(".") or n.startswith("out.")]
+    got = run(["--version"], beside, worker.env)
+    assert got.returncode == 0
