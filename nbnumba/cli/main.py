@@ -1,16 +1,20 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The ``nbnumba`` command: hands argv untouched to the nanoBragg flag parser, then runs the simulation
 (``nbnumba.run``). Exit status (``nbnumba.errors.ExitStatus``): 0 success, 2 bad input, 1 a CUDA error
-on the GPU, 130 interrupted."""
+on the GPU; interrupted (Ctrl-C, SIGTERM, SIGHUP), the process cleans up, prints "nbnumba: interrupted"
+and dies by that signal, as nanoBragg.c does (``main_argv`` returns 130).
+
+The command's entry point is ``nbnumba.cli.client.main``, which hands the run to a warm worker if one is
+running (``nbnumba.cli.server``) and else calls ``run_command`` here. Click is imported only where it is
+used (the progress bar, the ``main`` click command kept for ``python -c`` and click's test runner)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import textwrap
 import time
 import warnings
-
-import click
 
 from nbnumba._version import __version__
 from nbnumba.argv.flags import FLAGS, GROUPS, IGNORED
@@ -35,6 +39,11 @@ def usage_text() -> str:
         "",
         "Flags are nanoBragg.c's; another spelling that nanoBragg.c's substring matching takes (-oscillation)",
         "is taken as its flag, with a warning. Values follow their flag and may be negative; later flags win.",
+        "",
+        "Running nbnumba many times (a shell loop)? Start the warm worker once: `nbnumba-server start`.",
+        "Each nbnumba command then hands its run to it (same output, files and exit status, a fraction",
+        "of the start-up time); it exits after 15 idle minutes (`nbnumba-server stop|status`;",
+        "NBNUMBA_WORKER=0 turns it off for a command). See docs/usage.md.",
     ]
     for group in GROUPS:
         lines += ["", f"{group}:"]
@@ -73,13 +82,13 @@ def main_argv(argv: list[str]) -> int:
     """
     argv = [str(token) for token in argv]
     if not argv:  # as nanoBragg.c, the usage on stdout; C exits 9, the status nbnumba gives bad input as 2
-        click.echo(usage_text())
+        _echo(usage_text())
         return ExitStatus.INPUT_ERROR
     if any(token in _HELP_FLAGS for token in argv):
-        click.echo(usage_text())
+        _echo(usage_text())
         return 0
     if "--version" in argv:
-        click.echo(f"nbnumba {__version__}")
+        _echo(f"nbnumba {__version__}")
         return 0
     # the pipeline imports numpy and numba (about 0.25 s): not for -h and --version
     from nbnumba.render.device import is_cuda_error  # noqa: PLC0415 -- start-up, see above
@@ -89,7 +98,7 @@ def main_argv(argv: list[str]) -> int:
     try:
         params, parse_warnings = params_from_argv(argv)
         for warning in parse_warnings:
-            click.echo(f"WARNING: {warning}", err=True)
+            _echo(f"WARNING: {warning}", err=True)
         progress = progress_meter(params)
         try:
             with warnings.catch_warnings():
@@ -101,22 +110,29 @@ def main_argv(argv: list[str]) -> int:
             if progress is not None:
                 progress.close()
     except InputError as exc:
-        click.echo(f"nbnumba: error: {exc}", err=True)
+        _echo(f"nbnumba: error: {exc}", err=True)
         return ExitStatus.INPUT_ERROR
     except KeyboardInterrupt:
-        click.echo("nbnumba: interrupted", err=True)
+        _echo("nbnumba: interrupted", err=True)
         return ExitStatus.INTERRUPTED
     except Exception as exc:  # the GPU failing under us (driver, launch): one line, no traceback
         if not is_cuda_error(exc):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        click.echo(f"nbnumba: error: CUDA: {type(exc).__name__}: {first}", err=True)
+        _echo(f"nbnumba: error: CUDA: {type(exc).__name__}: {first}", err=True)
         return ExitStatus.CUDA_ERROR
     return ExitStatus.OK
 
 
 def _print(line):
     sys.stdout.write(line + "\n")
+
+
+def _echo(text, err=False):
+    """Click's ``echo`` for our plain text lines, without importing click: one line and a flush."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
 
 
 class _ProgressBar:
@@ -134,6 +150,8 @@ class _ProgressBar:
         if self._bar is None:
             if self._clock() - self._start < self.DELAY or done_rows >= total_rows:
                 return
+            import click  # noqa: PLC0415 -- start-up: click only once a bar is shown
+
             self._bar = click.progressbar(length=total_rows, label="rendering", file=sys.stderr)
             self._bar.__enter__()
             self._done = 0
@@ -156,31 +174,94 @@ def progress_meter(params):
     return _ProgressBar()
 
 
-class PassThroughCommand(click.Command):
-    """A click command whose arguments all reach ``argv`` untouched: click's option parser never sees them.
-
-    Click would otherwise split unknown single-dash flags into letters (``-hkl`` -> ``-h -k -l``)
-    when they start like a known option, and it drops a ``--`` token.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.params["argv"] = tuple(args)
-        ctx.args = []
-        return []
+#: the signal that interrupted this process (``run_command`` re-raises it once it has cleaned up)
+_interrupted_by = None
 
 
-@click.command(
-    cls=PassThroughCommand,
-    context_settings=dict(ignore_unknown_options=True, allow_extra_args=True, help_option_names=[]),
-    add_help_option=False,
-)
-@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-def main(argv):
-    """Simulate an X-ray diffraction image, as nanoBragg.c does (see ``nbnumba -h`` for the flags)."""
-    _skip_scipy_blas()
-    sys.exit(int(main_argv(list(argv))))
+def _interrupt(signum, _frame):
+    global _interrupted_by
+    _interrupted_by = signum
+    raise KeyboardInterrupt
 
 
+def catch_signals():
+    """Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt (so the run cleans up: no partial file) and
+    are remembered for ``end_by_signal``. Python itself leaves SIGTERM and SIGHUP deadly at once."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIG_IGN stays
+            signal.signal(signum, _interrupt)
+
+
+def interrupting_signal():
+    """The signal that interrupted the run (SIGINT when none was recorded)."""
+    return _interrupted_by or signal.SIGINT
+
+
+def run_command(argv):
+    """The ``nbnumba`` process run directly: ``main_argv``, then leave the process without the
+    interpreter's teardown once the output is flushed (the files are closed by then), or, if
+    interrupted, die by the signal as nanoBragg.c does, so a shell loop stops at the first Ctrl-C."""
+    from nbnumba.cli.client import end_process  # noqa: PLC0415 -- start-up: the client is stdlib only
+
+    try:
+        catch_signals()
+        _skip_scipy_blas()
+        status = int(main_argv(list(argv)))
+    except KeyboardInterrupt:  # during start-up, before main_argv's own handler
+        _echo("nbnumba: interrupted", err=True)
+        status = ExitStatus.INTERRUPTED
+    if status == ExitStatus.INTERRUPTED:
+        end_process("signal", interrupting_signal())
+    end_process("exit", status)
+
+
+def _click_command():
+    """The ``main`` click command (``python -c "from nbnumba.cli.main import main; main()"``, click's test
+    runner): ``main_argv`` with sys.exit, an interrupt re-raised as its signal."""
+    import click  # noqa: PLC0415 -- start-up: click only for this command object
+
+    class PassThroughCommand(click.Command):
+        """A click command whose arguments all reach ``argv`` untouched: click's option parser never
+        sees them. Click would otherwise split unknown single-dash flags into letters (``-hkl`` ->
+        ``-h -k -l``) when they start like a known option, and it drops a ``--`` token."""
+
+        def parse_args(self, ctx, args):
+            ctx.params["argv"] = tuple(args)
+            ctx.args = []
+            return []
+
+    @click.command(
+        cls=PassThroughCommand,
+        context_settings=dict(ignore_unknown_options=True, allow_extra_args=True, help_option_names=[]),
+        add_help_option=False,
+    )
+    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+    def main(argv):
+        """Simulate an X-ray diffraction image, as nanoBragg.c does (see ``nbnumba -h`` for the flags)."""
+        global _interrupted_by
+        _skip_scipy_blas()
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        _interrupted_by = None
+        catch_signals()
+        try:
+            status = int(main_argv(list(argv)))
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        if status == ExitStatus.INTERRUPTED and _interrupted_by is not None:
+            from nbnumba.cli.client import end_process  # noqa: PLC0415 -- start-up: stdlib only
+            end_process("signal", _interrupted_by)
+        sys.exit(status)
+
+    return main
+
+
+def __getattr__(name):
+    # ``main``, the click command, is built on first use: importing this module needs no click
+    if name == "main":
+        command = globals()["main"] = _click_command()
+        return command
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 def _skip_scipy_blas():
     """Start-up of the command: when numba loads its compiled-code support it imports SciPy's BLAS
     if SciPy is installed (about 0.2 s), for numpy.linalg in compiled code, which nbnumba never

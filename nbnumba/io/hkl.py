@@ -147,6 +147,12 @@ def cached_tables(kept: int = 4):
         _TABLES, _TABLES_KEPT = saved
 
 
+def cached_table_keys() -> list:
+    """The keys (real path, size, modification time, default_F) of the tables ``cached_tables`` holds
+    now, oldest first (the warm worker, ``nbnumba.cli.server``, parses its jobs' files once more itself)."""
+    return list(_TABLES or ())
+
+
 def _table_key(name: str, default_F: float):
     if _TABLES is None:
         return None

@@ -15,6 +15,9 @@ from nbnumba.kernels.specialise import specialise
 from nbnumba.kernels.types import KernelFlags
 
 _PIXEL = None  # bound by make_cpu_kernel (kernels.specialise)
+#: every kernel this process has made: {KernelFlags: dispatcher} (the warm worker, ``nbnumba.cli.server``,
+#: loads the ones its jobs used)
+MADE = {}
 
 
 @lru_cache(maxsize=None)
@@ -58,7 +61,8 @@ def make_cpu_kernel(flags: KernelFlags):
             omega_rows[spixel] = omega_row
 
     render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags))
-    return njit(parallel=True, **JIT_OPTIONS)(render)
+    MADE[flags] = kernel = njit(parallel=True, **JIT_OPTIONS)(render)
+    return kernel
 
 
 class CpuRenderer:
