@@ -27,6 +27,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from nbnumba.constants import MPI_ENV_VARS
 from nbnumba.errors import ExitStatus, InputError
 from nbnumba.io import atomic
 from nbnumba.io.atomic import atomic_open, forget_listings
@@ -43,8 +44,6 @@ PROGRAM_NAMES = ("nanoBragg", "nbnumba")
 SEED_MODULUS = 2**31 - 1
 #: the suffix of the state file next to the job file (``jobs.txt.done``; ``jobs.txt.done.rank<r>`` per MPI rank)
 STATE_SUFFIX = ".done"
-#: environment variables that MPI launchers (MPICH/Hydra, Open MPI, PMIx, Intel MPI, Slurm PMI) set in each rank
-MPI_ENV_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
 #: exit statuses above this are reserved for the shell (126, 127, signals)
 MAX_FAILURE_STATUS = 125
 

@@ -329,11 +329,6 @@ def test_the_client_imports_nothing_heavy():
     assert out.strip() == "False"
 
 
-def test_the_client_knows_the_mpi_variables_of_the_batch():
-    from nbnumba.batch import MPI_ENV_VARS
-    assert client.MPI_ENV_VARS == MPI_ENV_VARS
-
-
 def test_a_crashing_job_takes_no_other_job_down(worker, tmp_path):
     """A job that dies (here: SIGSEGV sent to it) ends its own client by the same signal; a job running
     beside it completes, and the worker serves the next request."""

@@ -26,11 +26,10 @@ import sys
 import zlib
 
 from nbnumba._version import __version__
+from nbnumba.constants import MPI_ENV_VARS
 
 #: ``NBNUMBA_WORKER=0`` (or ``off``/``no``/``false``): never use a worker
 WORKER_SWITCH = "NBNUMBA_WORKER"
-#: MPI launchers' variables (``nbnumba.batch.MPI_ENV_VARS``): under MPI the command never uses a worker
-MPI_ENV_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
 #: environment variables read once, when a process starts (numba's, OpenMP's, Python's, the locale, the
 #: cache folders): if the client's differ from the worker's, the client runs the command itself
 STARTUP_PREFIXES = ("NUMBA_", "NBNUMBA_", "OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "TBB_", "CUDA_",
