@@ -176,7 +176,9 @@ def run(args):
         n_samples, image_bytes = (int(v) for v in child_python(SETUP_PROBE, *argv, cwd=work, env=env_base).split())
         entry = dict(arguments=" ".join(argv), samples=n_samples, threads={})
         report["workloads"][name] = entry
-        ours_argv = argv + ["-floatfile", "ours.bin", "-intfile", "ours.img", "--precision", args.precision]
+        ours_argv = argv + ["-floatfile", "ours.bin", "-intfile", "ours.img"]
+        if args.precision != "double":  # the default: left out, so a --baseline-tree without the flag runs too
+            ours_argv += ["--precision", args.precision]
         c_argv = argv + ["-floatfile", "c.bin", "-intfile", "c.img"]
         for t in threads:
             env = dict(env_base, OMP_NUM_THREADS=str(t), NUMBA_NUM_THREADS=str(t))
