@@ -93,6 +93,7 @@ def run(params: Params, log=_quiet, progress=None) -> Result:
     ``Fdump.bin``, then the ``--hdf5``/``--hdf5-noise`` NXmx files), printing C's lines through
     ``log``. Outputs that could not be written are refused before rendering. ``progress`` as for
     ``simulate``."""
+    params.validate()  # before any path is looked at (a NUL byte in a file name)
     check_outputs(params)
     # always in blocks of rows: Ctrl-C (handled between compiled calls) stops the render within a
     # block instead of at its end; the image does not depend on the blocking
