@@ -73,9 +73,18 @@ def make_cpu_kernel(flags: KernelFlags):
             if CARRYOVER:
                 evaluated[spixel, fpixel] = any_loop
         # C's omega_sum order: each row's pixels in order, serially (a skipped pixel adds an exact 0.0)
-        for j in range(count):
-            spixel = (pixel_start + j) // fpixels
-            omega_rows[spixel] += omega_pixels[j]
+        j = 0
+        spixel = pixel_start // fpixels
+        first = pixel_start - spixel * fpixels
+        while j < count:
+            n = min(fpixels - first, count - j)
+            total = omega_rows[spixel]
+            for t in range(j, j + n):
+                total += omega_pixels[t]
+            omega_rows[spixel] = total
+            j += n
+            spixel += 1
+            first = 0
 
     render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags))
     return njit(parallel=True, **JIT_OPTIONS)(render)
