@@ -62,7 +62,7 @@ def simulate(params: Params, log=None, write_dump=False, progress=None, device=N
     write_dump : bool
         Write the ``Fdump.bin`` cache after reading ``-hkl`` (the command line does).
     progress : callable, optional
-        ``progress(done_rows, total_rows)``, called as blocks of rows finish.
+        ``progress(done_rows, total_rows)``, called as rows finish (at most 32 times).
     device : str, optional
         "cpu" or "cuda" (default: ``params.device``, resolved by ``nbnumba.render.device.resolve_device``:
         "auto" is the GPU when numba-cuda finds one, else the CPU).
@@ -93,9 +93,10 @@ def run(params: Params, log=_quiet, progress=None) -> Result:
     ``Fdump.bin``, then the ``--hdf5``/``--hdf5-noise`` NXmx files and the ``--trace-pixel`` JSON), printing
     C's lines through ``log``. Outputs that could not be written are refused before rendering. ``progress`` as for
     ``simulate``."""
+    params.validate()  # before any path is looked at (a NUL byte in a file name)
     check_outputs(params)
-    # always in blocks of rows: Ctrl-C (handled between compiled calls) stops the render within a
-    # block instead of at its end; the image does not depend on the blocking
+    # the render runs in blocks of pixels of about 0.2 s (render.serial_order.PixelBlocks): Ctrl-C
+    # (handled between compiled calls) stops it within a block; the image does not depend on the blocks
     result = simulate(params, log=log, write_dump=True, progress=progress or _no_progress)
     render_messages(result.plan, result.rendering, log)
     write_outputs(result.setup, result.floatimage, result.stats, result.omega_sum, log, result.plan,

@@ -60,9 +60,13 @@ DEVIATIONS: tuple[str, ...] = (
     "-spindle_axis 0 0 0) is an error (C carries on with a zero axis).",
     "An -img or -mask header value of inf (PIXEL_SIZE, DISTANCE, WAVELENGTH, ...) is an error (C uses "
     "it).",
+    "A negative number among the values of -cell is an error naming -cell (C stops reading -cell at it and "
+    "ignores it and the rest of the cell; a missing or zero angle means 90 degrees there).",
+    "Integer values take ASCII digits only (C's atoi reads other scripts' digits, e.g. '\\u0665', as 0).",
 )
 
-_INTEGER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")  # ASCII digits only: C's atoi reads "٥" as 0
+#: ASCII digits only (Python's \d also matches other scripts' digits, which C's atoi reads as 0)
+_INTEGER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
 _INT_MIN, _INT_MAX = -2**31, 2**31 - 1
 
 #: SMV header keys that -img and -mask apply after PIXEL_SIZE, in nanoBragg.c's order (TWOTHETA is ignored)
@@ -192,6 +196,13 @@ def _take_values(flag: Flag, name: str, argv: list[str], i: int) -> tuple[list[s
         if count == 0:
             raise InputError(f"{name}: expected 1 to 6 numbers ({flag.metavar}), got "
                              f"{_describe(rest[0]) if rest else 'nothing'}")
+        if count < flag.nargs and count < len(rest) and rest[count] not in BY_NAME \
+                and parse_number(rest[count]) is not None:
+            # C stops reading -cell at a token starting with '-' and treats what follows as flags
+            raise InputError(f"{name}: got the negative number {rest[count]!r} after {count} value"
+                             f"{'s' if count > 1 else ''}; lengths and angles cannot be negative (C stops "
+                             f"reading {name} at a token starting with '-'; a missing or zero angle means 90 "
+                             f"degrees)")
         return rest[:count], i + count
     if flag.kind == MISSET and rest and "rand" in rest[0]:
         return rest[:1], i + 1
@@ -208,6 +219,8 @@ def _take_values(flag: Flag, name: str, argv: list[str], i: int) -> tuple[list[s
 def _convert(flag: Flag, name: str, raw: list[str]) -> tuple:
     """Values of the flag's kind from its tokens; InputError naming the flag for a bad token."""
     kind = flag.kind
+    if kind == FILE and "\0" in raw[0]:
+        raise InputError(f"{name}: expected a file name, got {raw[0]!r} (a file name cannot hold a NUL byte)")
     if kind in (SWITCH, FILE):
         return tuple(raw)
     if kind == CHOICE:

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""CPU kernel: the pixel function (``kernels.pixel``) over a block of detector rows, parallel over
-rows like the C program's OpenMP loop. ``make_cpu_kernel(flags)`` specialises it at compile time.
-Threads share nothing but the read-only inputs: each row writes its own pixels and its own
-``omega_rows`` entry (no shared counter or maximum)."""
+"""CPU kernel: the pixel function (``kernels.pixel``) over a block of detector pixels (row-major),
+parallel over the pixels (the C program's OpenMP loop is parallel over rows).
+``make_cpu_kernel(flags)`` specialises it at compile time.
+Threads share nothing but the read-only inputs: each pixel writes its own entries (no shared
+counter or maximum); the rows' solid-angle sums are added serially after the parallel loop."""
 import time
 from functools import lru_cache
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -19,46 +21,73 @@ _PIXEL = None  # bound by make_cpu_kernel (kernels.specialise)
 #: loads the ones its jobs used)
 MADE = {}
 
+#: a cautious rate of the kernel per thread, samples (sub-pixel x sensor layer x source x mosaic domain x
+#: phi step) per second: reports/cpu_benchmark.md measures 4.6e7-5e7 on one idle thread, but a sample
+#: of a heavily oversampled pixel (few sources, domains and phi steps) costs a few times more, as does
+#: a loaded machine. Sizes the first block of pixels of a pass and the time estimates of the up-front
+#: work limits (``nbnumba.setup.prepare``)
+SAMPLES_PER_SECOND = 1e7
+#: target seconds of one kernel call (Python handles Ctrl-C between calls); later blocks are sized
+#: from the time the earlier ones took (``render.serial_order.PixelBlocks``)
+BLOCK_SECONDS = 0.2
+#: most pixels per call (the call's per-pixel solid-angle buffer: 8 bytes a pixel)
+MAX_BLOCK_PIXELS = 1 << 20
+
 
 @lru_cache(maxsize=None)
 def make_cpu_kernel(flags: KernelFlags):
-    """Compile (once per flag set) the row-block kernel.
+    """Compile (once per flag set) the pixel-block kernel.
 
-    ``render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc,
-    vectors, xtal, sources, cells_first, cells_carry, fhkl)`` renders every pixel of rows
-    [row_start, row_end) that is inside the ROI/mask with row-major index ``>= passes.start_pixel``,
-    and writes ``floatimage``, per-row solid-angle sums, when interpolating the first interpolation
-    failure of each pixel, and with the phi carryover whether a pixel evaluated any phi step (see
-    ``nbnumba.render.serial_order``)."""
+    ``render(pixel_start, pixel_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc,
+    vectors, xtal, sources, cells_first, cells_carry, fhkl)`` renders every pixel with row-major index in
+    [pixel_start, pixel_end) that is inside the ROI/mask with index ``>= passes.start_pixel``, and writes
+    ``floatimage``, adds the pixels' solid-angle sums to their rows' ``omega_rows`` entries in pixel
+    order (a row may span several calls: the sum is C's whatever the blocks), when interpolating
+    records the first interpolation failure of each pixel, and with the phi carryover whether a
+    pixel evaluated any phi step (see ``nbnumba.render.serial_order``). Parallel over the pixels of
+    the block, so that a block of a few expensive pixels still uses every thread."""
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
     # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
     # function it calls is chosen by all of them)
     FLAGS = tuple(int(v) for v in flags)
 
-    def render(row_start, row_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc, vectors,
+    def render(pixel_start, pixel_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc, vectors,
                xtal, sources, cells_first, cells_carry, fhkl):
         _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
-        for spixel in prange(row_start, row_end):
-            if spixel < passes.roi_ymin or spixel > passes.roi_ymax:
+        count = pixel_end - pixel_start
+        omega_pixels = np.zeros(count)
+        for j in prange(count):
+            imgidx = pixel_start + j
+            spixel = imgidx // fpixels
+            fpixel = imgidx - spixel * fpixels
+            go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
+                                                       CARRYOVER)
+            if not go:
                 continue
-            omega_row = 0.0
-            for fpixel in range(fpixels):
-                go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
-                                                           CARRYOVER)
-                if not go:
-                    continue
-                value, omega_sum, first_event, any_loop = _PIXEL(
-                    spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
-                    sources, cells_first, cells_carry, fhkl)
-                omega_row += omega_sum
-                floatimage[spixel, fpixel] = np.float32(value)
-                if INTERPOLATE:
-                    interp_event[spixel, fpixel] = first_event
-                if CARRYOVER:
-                    evaluated[spixel, fpixel] = any_loop
-            omega_rows[spixel] = omega_row
+            value, omega_sum, first_event, any_loop = _PIXEL(
+                spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
+                sources, cells_first, cells_carry, fhkl)
+            omega_pixels[j] = omega_sum
+            floatimage[spixel, fpixel] = np.float32(value)
+            if INTERPOLATE:
+                interp_event[spixel, fpixel] = first_event
+            if CARRYOVER:
+                evaluated[spixel, fpixel] = any_loop
+        # C's omega_sum order: each row's pixels in order, serially (a skipped pixel adds an exact 0.0)
+        j = 0
+        spixel = pixel_start // fpixels
+        first = pixel_start - spixel * fpixels
+        while j < count:
+            n = min(fpixels - first, count - j)
+            total = omega_rows[spixel]
+            for t in range(j, j + n):
+                total += omega_pixels[t]
+            omega_rows[spixel] = total
+            j += n
+            spixel += 1
+            first = 0
 
     render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags))
     MADE[flags] = kernel = njit(parallel=True, **JIT_OPTIONS)(render)
@@ -72,6 +101,12 @@ class CpuRenderer:
     def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
         self.shape = shape
         self._render = make_cpu_kernel(flags)
+        threads = numba.get_num_threads()
+        #: how ``serial_order`` sizes the blocks of pixels of one call
+        self.block_samples = BLOCK_SECONDS * SAMPLES_PER_SECOND * threads
+        self.block_seconds = BLOCK_SECONDS
+        self.min_block_pixels = threads
+        self.max_block_pixels = MAX_BLOCK_PIXELS
         self._inputs = (mask, vectors, xtal, sources, cells_first, cells_carry, fhkl)
         self.floatimage = np.zeros(shape, np.float32)
         self.omega_rows = np.zeros(shape[0])
@@ -80,13 +115,14 @@ class CpuRenderer:
         #: seconds spent in the kernel so far (compilation on first use included)
         self.kernel_seconds = 0.0
 
-    def run(self, passes, sc, row_start, row_end, keep_omega=True):
-        """Render rows [row_start, row_end) of the pass ``passes`` with physics scalars ``sc``; the
-        solid-angle sums are kept only with ``keep_omega`` (the first pass)."""
+    def run(self, passes, sc, pixel_start, pixel_end, keep_omega=True):
+        """Render the pixels with row-major index in [pixel_start, pixel_end) of the pass ``passes``
+        with physics scalars ``sc``; the solid-angle sums are kept only with ``keep_omega`` (the first
+        pass)."""
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self.omega_rows if keep_omega else np.zeros(self.floatimage.shape[0])
         start = time.perf_counter()
-        self._render(row_start, row_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, passes,
+        self._render(pixel_start, pixel_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, passes,
                      sc, vectors, xtal, sources, cells_first, cells_carry, fhkl)
         self.kernel_seconds += time.perf_counter() - start
 
@@ -101,4 +137,4 @@ class CpuRenderer:
         return self.floatimage, self.omega_rows
 
 
-__all__ = ["CpuRenderer", "make_cpu_kernel"]
+__all__ = ["CpuRenderer", "SAMPLES_PER_SECOND", "make_cpu_kernel"]

@@ -36,6 +36,12 @@ THREADS_PER_BLOCK = int(os.environ.get("NBNUMBA_CUDA_THREADS_PER_BLOCK") or 128)
 #: 0.30); $NBNUMBA_CUDA_MAX_REGISTERS sets it (a tuning knob: more threads per SM, perhaps spills)
 MAX_REGISTERS = int(os.environ.get("NBNUMBA_CUDA_MAX_REGISTERS") or 0) or None
 
+#: samples per launch (one H200 renders 1e10-1e11 samples/s in double precision) and the fewest
+#: pixels (threads) per launch; Python handles Ctrl-C between launches
+BLOCK_SAMPLES = 2e10
+BLOCK_SECONDS = 0.2
+MIN_BLOCK_PIXELS = 1 << 17
+
 CudaKernel = namedtuple("CudaKernel", ["render", "omega_row_sums"])
 
 _PIXEL = None  # bound by make_cuda_kernel (kernels.specialise)
@@ -69,27 +75,29 @@ def cuda_jit_options():
 def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
     """Compile (once per flag set) the pixel kernel and the row-sum kernel.
 
-    ``render[blocks, THREADS_PER_BLOCK](row_start, row_end, floatimage, omega_pixels,
+    ``render[blocks, THREADS_PER_BLOCK](pixel_start, pixel_end, floatimage, omega_pixels,
     interp_event, evaluated, mask, passes, sc, vectors, xtal, sources, cells_first, cells_carry,
-    fhkl)`` renders rows [row_start, row_end) with one thread per pixel: what
-    ``kernels.cpu``'s ``render`` does, with each pixel's solid-angle sum in ``omega_pixels``
-    (skipped when it has no rows). ``omega_row_sums[blocks, threads](omega_pixels, row_start,
-    row_end, omega_rows)`` then sums rows in pixel order."""
+    fhkl)`` renders the pixels with row-major index in [pixel_start, pixel_end) with one thread per
+    pixel: what ``kernels.cpu``'s ``render`` does, with each pixel's solid-angle sum in
+    ``omega_pixels`` (skipped when it has no rows). ``omega_row_sums[blocks, threads](omega_pixels,
+    row_start, row_end, omega_rows)`` then sums rows in pixel order (a row that a later block
+    finishes is summed again then: its pixels not yet rendered are still 0.0, an exact no-op)."""
     if flags.trace:
         raise ValueError("the CUDA kernel never traces (-printout is traced on the CPU)")
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
     FLAGS = tuple(int(v) for v in flags)
 
-    def render(row_start, row_end, floatimage, omega_pixels, interp_event, evaluated, mask, passes, sc, vectors,
-               xtal, sources, cells_first, cells_carry, fhkl):
+    def render(pixel_start, pixel_end, floatimage, omega_pixels, interp_event, evaluated, mask, passes, sc,
+               vectors, xtal, sources, cells_first, cells_carry, fhkl):
         _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
         index = cuda.grid(1)
-        if index >= (row_end - row_start) * fpixels:
+        if index >= pixel_end - pixel_start:
             return
-        spixel = row_start + index // fpixels
-        fpixel = index - (spixel - row_start) * fpixels
+        imgidx = pixel_start + index
+        spixel = imgidx // fpixels
+        fpixel = imgidx - spixel * fpixels
         go, interpolating, first_loop = _TASK(spixel, fpixel, fpixels, passes, mask, INTERPOLATE, CARRYOVER)
         if not go:
             return
@@ -181,6 +189,11 @@ class CudaRenderer:
                          + cells_first.nbytes + cells_carry.nbytes + fhkl.nbytes + sources.nbytes)
         self._kernel = make_cuda_kernel(flags)
         self.shape = shape
+        #: how ``serial_order`` sizes the blocks of pixels of one launch: enough threads to fill the GPU
+        self.block_samples = BLOCK_SAMPLES
+        self.block_seconds = BLOCK_SECONDS
+        self.min_block_pixels = MIN_BLOCK_PIXELS
+        self.max_block_pixels = pixels
         self._inputs = (DEVICE_INPUTS.get(mask), cuda.to_device(vectors), xtal, cuda.to_device(sources),
                         DEVICE_INPUTS.get(cells_first), DEVICE_INPUTS.get(cells_carry), DEVICE_INPUTS.get(fhkl))
         self._floatimage = cuda.to_device(np.zeros(shape, np.float32))
@@ -196,16 +209,18 @@ class CudaRenderer:
         """GPU time of the kernels so far (CUDA events around the launches; no transfers)."""
         return self._kernel_ms / 1000.0
 
-    def run(self, passes, sc, row_start, row_end, keep_omega=True):
-        """Render rows [row_start, row_end) and wait for the GPU (the caller reports progress
-        between calls)."""
+    def run(self, passes, sc, pixel_start, pixel_end, keep_omega=True):
+        """Render the pixels with row-major index in [pixel_start, pixel_end) and wait for the GPU
+        (the caller reports progress between calls)."""
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self._omega_pixels if keep_omega else self._no_omega
-        pixels = (row_end - row_start) * self.shape[1]
+        pixels = pixel_end - pixel_start
+        row_start = pixel_start // self.shape[1]
+        row_end = (pixel_end - 1) // self.shape[1] + 1
         start, stop = cuda.event(), cuda.event()
         start.record()
         self._kernel.render[_blocks(pixels), THREADS_PER_BLOCK](
-            row_start, row_end, self._floatimage, omega, self._interp_event, self._evaluated, mask, passes, sc,
+            pixel_start, pixel_end, self._floatimage, omega, self._interp_event, self._evaluated, mask, passes, sc,
             vectors, xtal, sources, cells_first, cells_carry, fhkl)
         if keep_omega:
             rows = row_end - row_start

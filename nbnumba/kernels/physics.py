@@ -337,10 +337,27 @@ def polint(x0, x1, x2, x3, y0, y1, y2, y3, x):
 
 @njit(**JIT_OPTIONS)
 def interpolation_out_of_range(h, k, l, h_min, k_min, l_min, h_range, k_range, l_range):
-    """True where C gives up tricubic interpolation (L2936-2948)."""
-    return ((h - h_min + 3) > h_range or (h - 2 < h_min)
-            or (k - k_min + 3) > k_range or (k - 2 < k_min)
-            or (l - l_min + 3) > l_range or (l - 2 < l_min))
+    """True where C gives up tricubic interpolation (L2936-2948). Written as C's test negated
+    (``not (x <= bound ...)``, the same result for every finite index) so that a NaN index is out of
+    range too: C's own form lets NaN through and reads its table out of bounds."""
+    return not ((h - h_min + 3) <= h_range and (h - 2 >= h_min)
+                and (k - k_min + 3) <= k_range and (k - 2 >= k_min)
+                and (l - l_min + 3) <= l_range and (l - 2 >= l_min))
+
+
+#: what ``nearest_index`` returns for a NaN or huge index: beyond every F table (a float-to-int
+#: conversion of NaN or of a value outside int64 is undefined behaviour, in C and in LLVM alike)
+NO_INDEX = -(2 ** 62)
+_INDEX_LIMIT = 2.0 ** 62
+
+
+@njit(**JIT_OPTIONS)
+def nearest_index(x):
+    """C's ``h0 = ceil(h - 0.5)``: the nearest integer Miller index, as an integer; ``NO_INDEX`` for
+    a NaN, infinite or huge (|x| >= 2**62) ``x``, which no table holds (C's cast is undefined there)."""
+    if not (-_INDEX_LIMIT < x < _INDEX_LIMIT):
+        return NO_INDEX
+    return int(math.ceil(x - 0.5))
 
 
 @njit(**JIT_OPTIONS)
@@ -350,6 +367,13 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
     hf = math.floor(h)
     kf = math.floor(k)
     lf = math.floor(l)
+    # the 4x4x4 neighbourhood must lie inside the table: interpolation_out_of_range guarantees it for
+    # the indices the kernels pass; checked again here (negated, so NaN fails) so that no index can
+    # ever read outside the table
+    if not (hf - 1.0 >= h_min and hf + 3.0 - h_min <= fhkl.shape[0]
+            and kf - 1.0 >= k_min and kf + 3.0 - k_min <= fhkl.shape[1]
+            and lf - 1.0 >= l_min and lf + 3.0 - l_min <= fhkl.shape[2]):
+        return math.nan
     ih = int(hf) - 1 - h_min
     ik = int(kf) - 1 - k_min
     il = int(lf) - 1 - l_min
@@ -388,7 +412,8 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
 
 @njit(**JIT_OPTIONS)
 def nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, default_F):
-    """Nearest-neighbour structure factor, default_F outside the table (C L2999-3009)."""
+    """Nearest-neighbour structure factor, default_F outside the table (C L2999-3009). ``h0`` etc.
+    come from ``nearest_index`` (a NaN index is ``NO_INDEX``: outside)."""
     if hkls and h_min <= h0 <= h_max and k_min <= k0 <= k_max and l_min <= l0 <= l_max:
         return fhkl[h0 - h_min, k0 - k_min, l0 - l_min]
     return default_F

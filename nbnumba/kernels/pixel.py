@@ -9,7 +9,6 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
   one 3x3 matrix per (phi step, mosaic domain)) instead of per-sample ``rotate_axis``/``rotate_umat``;
 - the grating transform is ``physics.grating``: a Chebyshev recurrence on the fractional Miller
   index instead of two large-argument sines per axis."""
-import math
 from functools import lru_cache
 
 from numba import njit
@@ -250,9 +249,10 @@ def make_pixel_function(flags: KernelFlags):
                                     + cells[phi_tic, mos_tic, 1, 2] * s2
                                 l = cells[phi_tic, mos_tic, 2, 0] * s0 + cells[phi_tic, mos_tic, 2, 1] * s1 \
                                     + cells[phi_tic, mos_tic, 2, 2] * s2
-                                h0 = int(math.ceil(h - 0.5))
-                                k0 = int(math.ceil(k - 0.5))
-                                l0 = int(math.ceil(l - 0.5))
+                                # int(ceil(h - 0.5)) (C L2817), guarded: NaN is no index
+                                h0 = ph.nearest_index(h)
+                                k0 = ph.nearest_index(k)
+                                l0 = ph.nearest_index(l)
                                 if SHAPE == ph.SQUARE and equal_terms >= 2:
                                     F_latt = ph.lattice_square_equal(h, k, l, h0, k0, l0, equal_terms)
                                 else:

@@ -10,12 +10,15 @@ interrupt leaves no partial file."""
 from __future__ import annotations
 
 import math
+import os
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
+from nbnumba.errors import InputError
 from nbnumba.io.atomic import check_writable
 from nbnumba.io.nxmx import compression_options, write_nxmx
 from nbnumba.io.pgm import pgm_pixels, pgm_scale, write_pgm
@@ -162,9 +165,57 @@ def output_paths(params: Params) -> list[str]:
     return [path for _, path in output_files(params)]
 
 
+#: the input files a run reads: (flag, Params field); ``-dump`` is an input only without ``-hkl``
+INPUTS = (("-hkl", "hklfilename"), ("-mat", "matfilename"), ("-img", "imginfilename"), ("-mask", "maskfilename"),
+          ("-sourcefile", "sourcefilename"), ("-stol", "stolfilename"))
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one regular file (or one absent path): the same real path
+    through symlinks, or the same inode (hard links). Two writes to one device or FIFO (``/dev/null``
+    named twice) are not a clash."""
+    try:
+        st_a = os.stat(a)
+    except OSError:
+        st_a = None
+    if st_a is not None and not stat.S_ISREG(st_a.st_mode):
+        return False
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        st_b = os.stat(b)
+    except OSError:
+        return False
+    return st_a is not None and (st_a.st_dev, st_a.st_ino) == (st_b.st_dev, st_b.st_ino)
+
+
+def check_distinct_files(params: Params) -> None:
+    """InputError naming both flags when an output would overwrite an input file or another output
+    (``-floatfile X -intfile X``, ``-hkl X -dump X``, ``-mask m.img -intfile m.img``); nanoBragg.c
+    overwrites them silently. ``Fdump.bin`` (``-dump``) is written during set-up after reading ``-hkl``,
+    so it is an output then, and an input without ``-hkl`` when it exists (C reads it)."""
+    outputs = [(out.flag, path) for out, path in output_files(params)]
+    inputs = [(flag, getattr(params, name)) for flag, name in INPUTS if getattr(params, name) is not None]
+    if params.hklfilename is not None:
+        outputs.insert(0, ("-dump", params.dumpfilename))
+    elif os.path.exists(params.dumpfilename):
+        inputs.append(("-dump", params.dumpfilename))
+    for i, (flag, path) in enumerate(outputs):
+        for in_flag, in_path in inputs:
+            if _same_file(path, in_path):
+                raise InputError("%s %s: the same file as the input %s %s; writing it would overwrite the input "
+                                 "(give another file name)" % (flag, path, in_flag, in_path))
+        for earlier_flag, earlier in outputs[:i]:
+            if _same_file(path, earlier):
+                raise InputError("%s %s: the same file as %s %s; one output would overwrite the other (give "
+                                 "another file name)" % (flag, path, earlier_flag, earlier))
+
+
 def check_outputs(params: Params) -> None:
     """Refuse now (InputError) an output that could not be written after the render: a missing
-    folder, a folder in the way, an HDF5 compression that is not installed."""
+    folder, a folder in the way, an HDF5 compression that is not installed, an output that would
+    overwrite an input or another output (``check_distinct_files``)."""
+    check_distinct_files(params)
     for out, path in output_files(params):
         check_writable(path)
         if out.check is not None:

@@ -96,7 +96,7 @@ def make_plan(s: Setup) -> RenderPlan:
 def render(plan: RenderPlan, device=Device.CPU, progress=None) -> Rendering:
     """Render the image on ``device`` ("cpu" or "cuda", resolved: ``nbnumba.render.device``) in C's
     serial order (``serial_order.render_passes``). ``progress(done_rows, total_rows)``, if given, is
-    called after each block of rows."""
+    called as rows finish (at most ``serial_order.MAX_BLOCKS`` times)."""
     s = plan.setup
     shape = s.detector.shape
     rendered = s.rendered().ravel()
@@ -110,7 +110,8 @@ def render(plan: RenderPlan, device=Device.CPU, progress=None) -> Rendering:
         Renderer = CpuRenderer
     renderer = Renderer(plan.flags, shape, plan.mask, plan.vectors, plan.crystal, s.sources, s.cells_first,
                         s.cells_carry, plan.fhkl)
-    history = serial_order.render_passes(renderer, plan.flags, plan.passes, plan.scalars, rendered, progress)
+    history = serial_order.render_passes(renderer, plan.flags, plan.passes, plan.scalars, rendered, progress,
+                                         pixel_samples=s.n_steps * s.steps.detector_thicksteps)
     floatimage, omega_rows = renderer.result()
     return Rendering(floatimage, float(omega_rows.sum()), history, device, renderer.kernel_seconds)
 

@@ -33,12 +33,14 @@ saw it. Neither pass changes a pixel that C would not have computed differently:
 depend on the number of threads, the row blocks or the device."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from nbnumba._jit import kernel_compilation
 from nbnumba.kernels.types import PassArgs
 
-#: at most this many row blocks (progress callbacks) per image
+#: at most this many progress callbacks per image
 MAX_BLOCKS = 32
 #: an index beyond every pixel: no interpolation cut
 NO_PIXEL = np.iinfo(np.int64).max
@@ -51,31 +53,79 @@ def first_pass(roi) -> PassArgs:
                     interp_cut_pixel=NO_PIXEL, interp_cut_eval=0)
 
 
-def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress=None):
+class PixelBlocks:
+    """Blocks of row-major pixels for the kernel calls of one pass: Python sees Ctrl-C only between
+    compiled calls, so a block is the longest stretch of the render that cannot be interrupted. The
+    first block holds about ``renderer.block_samples`` samples (``pixel_samples`` per pixel); each
+    later block is sized from the time the previous ones took to last about ``renderer.block_seconds``
+    (machines differ, and so do the physics and the load). Every block has at least
+    ``renderer.min_block_pixels`` pixels (every thread busy) and at most ``renderer.max_block_pixels``;
+    ``min_blocks``: at least this many blocks (progress reports). The image does not depend on the
+    blocks."""
+
+    def __init__(self, renderer, pixel_samples, min_blocks=1):
+        self.renderer = renderer
+        self.pixel_samples = max(pixel_samples, 1)
+        self.min_blocks = min_blocks
+        self.seconds_per_pixel = None
+
+    def size(self, remaining, count):
+        r = self.renderer
+        if self.seconds_per_pixel is None:
+            size = r.block_samples // self.pixel_samples
+        else:
+            size = r.block_seconds / max(self.seconds_per_pixel, 1e-12)
+        size = min(max(int(min(size, 2 ** 62)), r.min_block_pixels), r.max_block_pixels, -(-count // self.min_blocks))
+        return max(1, min(size, remaining))
+
+    def run(self, call, start, end):
+        """``call(block_start, block_end)`` for consecutive blocks covering [start, end)."""
+        position = start
+        while position < end:
+            block_end = position + self.size(end - position, end - start)
+            begin = time.perf_counter()
+            call(position, block_end)
+            self.seconds_per_pixel = (time.perf_counter() - begin) / (block_end - position)
+            position = block_end
+
+
+def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress=None, pixel_samples=1):
     """Drive ``renderer`` (``kernels.cpu.CpuRenderer`` or ``kernels.cuda.CudaRenderer``) through the
-    passes above. ``rendered``: the flat boolean array of pixels inside the ROI and the mask (not all
-    False); ``progress(done_rows, total_rows)``, if given, is called after each block of rows of the
-    first pass (at most ``MAX_BLOCKS``; the image does not depend on the blocking).
+    passes above, each in blocks of pixels (``PixelBlocks``; ``pixel_samples``: the samples of one
+    pixel). ``rendered``: the flat boolean array of pixels inside the ROI and the mask (not all
+    False); ``progress(done_rows, total_rows)``, if given, is called as rows of the first pass finish
+    (at most ``MAX_BLOCKS`` times, the last with ``done_rows == total_rows``). The image does not depend
+    on the blocking.
 
     Returns ``[(first_pixel_index, PassArgs), ...]``: for a pixel, the last entry whose index is <=
     its own is the pass it was last rendered with (the one-pixel carryover pass replaces the first)."""
     rows, fpixels = renderer.shape
+    pixels = rows * fpixels
     first_rendered = int(np.argmax(rendered))
     if flags.phi_carryover:
         passes = passes._replace(first_eval_pixel=first_rendered)
 
-    def run(pass_args, row_start=0, row_end=rows, keep_omega=False):
-        with kernel_compilation():
-            renderer.run(pass_args, scalars, row_start, row_end, keep_omega)
+    blocks = PixelBlocks(renderer, pixel_samples)
 
-    if progress is None:
-        run(passes, keep_omega=True)
-    else:
-        bounds = np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)
-        for row_start, row_end in zip(bounds[:-1], bounds[1:]):
-            if row_end > row_start:
-                run(passes, int(row_start), int(row_end), keep_omega=True)
-                progress(int(row_end), rows)
+    def run(pass_args, start, end, keep_omega=False, report=None):
+        def call(block_start, block_end):
+            with kernel_compilation():
+                renderer.run(pass_args, scalars, block_start, block_end, keep_omega)
+            if report is not None:
+                report(block_end)
+        blocks.min_blocks = min(rows, MAX_BLOCKS) if report is not None else 1
+        blocks.run(call, start, end)
+
+    milestones = list(np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)[1:])
+
+    def report(pixel_end):
+        done_rows = pixel_end // fpixels
+        if milestones and done_rows >= milestones[0]:
+            while milestones and done_rows >= milestones[0]:
+                milestones.pop(0)
+            progress(int(done_rows), rows)
+
+    run(passes, 0, pixels, keep_omega=True, report=None if progress is None else report)
     history = [(0, passes)]
     if flags.phi_carryover:
         evaluated = renderer.evaluated().ravel()
@@ -86,7 +136,7 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
                 srow, fcol = divmod(first, fpixels)
                 passes = passes._replace(first_eval_pixel=first)
                 history = [(0, passes)]
-                run(passes._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), srow, srow + 1)
+                run(passes._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), first, first + 1)
     if flags.interpolate:
         events = renderer.interp_event().ravel()
         failed = events >= 0
@@ -94,7 +144,7 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
             cut = int(np.argmax(failed))
             cut_pass = passes._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(events[cut]))
             history.append((cut, cut_pass))
-            run(cut_pass, cut // fpixels)
+            run(cut_pass, cut, pixels)
     return history
 
 

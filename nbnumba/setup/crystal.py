@@ -208,6 +208,13 @@ def size_crystal(xtal: Crystal, sample_x, sample_y, sample_z, lambda0, distance,
     """Cell counts from the sample size and the oversampling rule (C L2064-2101); returns the
     oversample factor to use (updates ``xtal.Na/Nb/Nc``)."""
     la, lb, lc = magnitude(xtal.a), magnitude(xtal.b), magnitude(xtal.c)
+    for size, edge, axis, flag in ((sample_x, la, "a", "-xtalsize/-sample_thick"),
+                                   (sample_y, lb, "b", "-xtalsize/-sample_width"),
+                                   (sample_z, lc, "c", "-xtalsize/-sample_height")):
+        if size > 0 and not math.isfinite(size / edge):
+            # C's ceil() gives an infinite cell count
+            raise InputError("%s: a crystal %g mm wide is %g unit cells of %g A along %s; expected a finite "
+                             "number of cells" % (flag, size * 1e3, size / edge, edge * 1e10, axis))
     if sample_x > 0:
         xtal.Na = float(math.ceil(sample_x / la))
     if sample_y > 0:

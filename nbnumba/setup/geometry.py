@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nbnumba.constants import DBL_MIN, RTD, Convention, Pivot
-from nbnumba.kernels.physics import cross, dot, rotate, rotate_axis, unitize
+from nbnumba.errors import InputError
+from nbnumba.kernels.physics import cross, dot, magnitude, rotate, rotate_axis, unitize
 from nbnumba.params import Params
 
 # lab-frame vectors per convention (c_behaviour.md §3.1): beam, fdet, sdet, odet, twotheta, polar, spindle
@@ -150,6 +151,9 @@ def detector_frame(p: Params, log):
         vectors = CONVENTION_VECTORS[conv]
     beam_v, fdet, sdet, odet, twotheta_axis, polar, spindle = (_vec(v) for v in vectors)
 
+    if conv == Convention.CUSTOM:
+        _check_directions(((beam_v, "-beam_vector"), (fdet, "-fdet_vector"), (sdet, "-sdet_vector"),
+                           (polar, "-polar_vector"), (spindle, "-spindle_axis")))
     _, beam_v = unitize(beam_v)
     _, fdet = unitize(fdet)
     _, sdet = unitize(sdet)
@@ -168,6 +172,18 @@ def detector_frame(p: Params, log):
                    Fbeam=Fbeam, Sbeam=Sbeam, Xclose=Xclose, Yclose=Yclose, Fclose=Fclose, Sclose=Sclose,
                    twotheta=p.detector_twotheta, curved=p.curved_detector, point_pixel=p.point_pixel)
     return det, beam
+
+
+def _check_directions(vectors):
+    """InputError for a user direction whose length overflows or underflows in double precision
+    (e.g. -beam_vector 1e308 1e308 1e308): C's unitize turns it into a zero vector, and the error
+    would surface later under another flag's name."""
+    for v, flag in vectors:
+        length = magnitude(v)
+        if not (0.0 < length < math.inf):
+            raise InputError("%s %g %g %g: the vector's length %s in double precision; expected a direction "
+                             "X Y Z of moderate size (it is normalised)"
+                             % ((flag,) + v + ("overflows" if length > 0 else "underflows to 0",)))
 
 
 def position_detector(det: Detector, p: Params, log):
@@ -352,7 +368,25 @@ def resolve_steps(p: Params, log) -> Steps:
                  detector_mu=mu, mosaic_spread=spread, mosaic_domains=domains)
 
 
-def make_sources(det: Detector, steps: Steps, p: Params, lambda0, file_rows, log):
+def divergence_points(steps: Steps, round_div):
+    """The (hdiv, vdiv) points of the divergence grid, trimmed to an ellipse with ``round_div``
+    (C L2345-2362)."""
+    points = []
+    for hdiv_tic in range(steps.hdivsteps):
+        for vdiv_tic in range(steps.vdivsteps):
+            hdiv = steps.hdivstep * hdiv_tic - steps.hdivrange / 2.0
+            vdiv = steps.vdivstep * vdiv_tic - steps.vdivrange / 2.0
+            test = c_div(c_div(hdiv * hdiv - steps.hdivstep * steps.hdivstep / 4.0 * (1 - steps.hdivsteps % 2),
+                               steps.hdivrange), steps.hdivrange)
+            test += c_div(c_div(vdiv * vdiv - steps.vdivstep * steps.vdivstep / 4.0 * (1 - steps.vdivsteps % 2),
+                                steps.vdivrange), steps.vdivrange)
+            if round_div and test * 4.0 > 1.1:
+                continue
+            points.append((hdiv, vdiv))
+    return points
+
+
+def make_sources(det: Detector, steps: Steps, p: Params, lambda0, file_rows, log, points=None):
     """Source list (C L2319-2434): from ``-sourcefile`` rows (X Y Z I lambda, NaN = default) or a
     divergence x dispersion grid. Returns an (n, 4) array of unit direction (towards the source)
     and wavelength (m); the weights I are printed but, as in C, never used."""
@@ -367,21 +401,11 @@ def make_sources(det: Detector, steps: Steps, p: Params, lambda0, file_rows, log
                          1.0 if math.isnan(weight) else weight,
                          lambda0 if math.isnan(lam) else lam))
     else:
-        divsteps = 0
-        points = []
-        for hdiv_tic in range(steps.hdivsteps):
-            for vdiv_tic in range(steps.vdivsteps):
-                hdiv = steps.hdivstep * hdiv_tic - steps.hdivrange / 2.0
-                vdiv = steps.vdivstep * vdiv_tic - steps.vdivrange / 2.0
-                test = c_div(c_div(hdiv * hdiv - steps.hdivstep * steps.hdivstep / 4.0 * (1 - steps.hdivsteps % 2),
-                                   steps.hdivrange), steps.hdivrange)
-                test += c_div(c_div(vdiv * vdiv - steps.vdivstep * steps.vdivstep / 4.0 * (1 - steps.vdivsteps % 2),
-                                    steps.vdivrange), steps.vdivrange)
-                if p.round_div and test * 4.0 > 1.1:
-                    continue
-                divsteps += 1
-                log("divergence deviation: %g %g" % (hdiv, vdiv))
-                points.append((hdiv, vdiv))
+        if points is None:
+            points = divergence_points(steps, p.round_div)
+        divsteps = len(points)
+        for hdiv, vdiv in points:
+            log("divergence deviation: %g %g" % (hdiv, vdiv))
         lambdas = []
         for disp_tic in range(steps.dispsteps):
             lam = lambda0 * (1.0 + steps.dispstep * disp_tic - steps.dispersion / 2.0)

@@ -10,16 +10,19 @@ import os
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from nbnumba import limits
 from nbnumba.constants import AVOGADRO, R_E_SQR, RTD, WATER_F, WATER_MW, CrystalShape, PhiCarryover
 from nbnumba.errors import InputError
-from nbnumba.kernels.physics import cross
+from nbnumba.kernels.cpu import SAMPLES_PER_SECOND
+from nbnumba.kernels.physics import cross, magnitude, rotate_axis, scale
 from nbnumba.params import Params
 from nbnumba.rng import RandomStreams, mosaic_umats, seed_array
 from nbnumba.setup import crystal as xtal_mod
 from nbnumba.setup import geometry, inputs
+from nbnumba.setup.geometry import c_div
 
 #: the crystal shapes as C's parameter summary names them
 SHAPE_NAMES = {CrystalShape.SQUARE: "parallelpiped", CrystalShape.ROUND: "ellipsoidal",
@@ -157,6 +160,15 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     oversample = xtal_mod.size_crystal(crystal, p.sample_x, beam["sample_y"], beam["sample_z"], p.lambda0,
                                        det.distance, det.pixel_size, p.oversample, log)
 
+    _check_pixel_positions(det, steps, oversample)
+    # the sources are counted now (the -sourcefile read early) so that an endless run is refused
+    # before any file is written (Fdump.bin, below)
+    file_rows = inputs.read_sources(p)
+    points = None if file_rows is not None else geometry.divergence_points(steps, p.round_div)
+    nsources = len(file_rows) if file_rows is not None else len(points) * steps.dispsteps
+    roi = _resolve_roi(p, det)
+    _check_work(_rendered_pixels(det, roi, mask), oversample, steps, nsources)
+
     fhkl = inputs.load_structure_factors(p, log, write_dump)
     if fhkl is None or fhkl.hkls == 0:
         interpolate = 0
@@ -168,7 +180,7 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
     for phi_tic, phi in enumerate(steps.phi_values):
         log("phi%d = %g" % (phi_tic, phi * RTD))
 
-    sources, divsteps = geometry.make_sources(det, steps, p, p.lambda0, inputs.read_sources(p), log)
+    sources, divsteps = geometry.make_sources(det, steps, p, p.lambda0, file_rows, log, points)
     _check_sources(sources, p)
 
     carryover = p.phi_carryover_mode == PhiCarryover.C_PARITY
@@ -183,7 +195,7 @@ def prepare(p: Params, log=_quiet, write_dump=False) -> Setup:
             * AVOGADRO / WATER_MW)
     sampling = Sampling(oversample=oversample, oversample_thick=bool(p.oversample_thick),
                         oversample_polar=bool(p.oversample_polar), oversample_omega=bool(p.oversample_omega),
-                        roi=_resolve_roi(p, det), dmin=p.dmin)
+                        roi=roi, dmin=p.dmin)
     setup = Setup(params=p, detector=det, steps=steps, crystal=crystal, shape=CrystalShape(p.xtal_shape),
                   fudge=p.fudge, sources=sources, mosaic_umats=umats, cells_first=cells_first,
                   cells_carry=cells_carry, phi_carryover=carryover, fhkl=fhkl, default_F=p.default_F,
@@ -213,6 +225,61 @@ def _resolve_roi(p: Params, det):
             0 if p.roi_ymin < 0 else p.roi_ymin, det.spixels if p.roi_ymax < 0 else p.roi_ymax)
 
 
+#: most samples (sub-pixels x sensor layers x sources x mosaic domains x phi steps) of one pixel: a
+#: pixel is rendered by one thread in one compiled call, which Ctrl-C cannot interrupt (about 2 s at
+#: ``kernels.cpu.SAMPLES_PER_SECOND``, a cautious rate; well under a second on an idle machine)
+MAX_PIXEL_SAMPLES = 2e7
+#: most samples of a run: beyond this no machine finishes it in reasonable time (years on 2 CPU
+#: threads, hours on a GPU)
+MAX_SAMPLES = 1e15
+
+
+def _rendered_pixels(det, roi, mask):
+    """How many pixels the kernels render: inside the (inclusive) ROI and not zero in the mask
+    (``Setup.rendered``)."""
+    xmin, xmax, ymin, ymax = roi
+    xmin, ymin = max(xmin, 0), max(ymin, 0)
+    xmax, ymax = min(xmax, det.fpixels - 1), min(ymax, det.spixels - 1)
+    if xmax < xmin or ymax < ymin:
+        return 0
+    if mask is None:
+        return (xmax - xmin + 1) * (ymax - ymin + 1)
+    return int(np.count_nonzero(mask[ymin:ymax + 1, xmin:xmax + 1]))
+
+
+def _duration(seconds):
+    """A rough duration for a message: '40 s', '3.5 hours', '2.1e+04 years'."""
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return "%.2g %s" % (seconds / size, unit)
+    return "%.2g s" % seconds
+
+
+def _check_work(pixels, oversample, steps, nsources):
+    """InputError, before anything is rendered or written, for a run that Ctrl-C could not stop (one
+    pixel over ``MAX_PIXEL_SAMPLES`` samples) or that no machine would finish (over ``MAX_SAMPLES``),
+    with the estimate. nanoBragg.c starts such runs and never finishes them."""
+    pixel_samples = (float(oversample) * oversample * steps.detector_thicksteps * nsources * steps.mosaic_domains
+                     * steps.phisteps)
+    what = ("%d x %d sub-pixels x %d sensor layers x %d sources x %d mosaic domains x %d phi steps"
+            % (oversample, oversample, steps.detector_thicksteps, nsources, steps.mosaic_domains, steps.phisteps))
+    advice = ("reduce -oversample (auto-selected from the crystal size unless given), -mosaic_domains, -phisteps, "
+              "the divergence/dispersion steps or -sourcefile, or -thicksteps")
+    if pixel_samples > MAX_PIXEL_SAMPLES:
+        raise InputError("one pixel needs %.3g samples (%s), about %s on one CPU thread at %.0e samples/s, and a "
+                         "pixel cannot be interrupted; at most %.0e per pixel: %s"
+                         % (pixel_samples, what, _duration(pixel_samples / SAMPLES_PER_SECOND), SAMPLES_PER_SECOND,
+                            MAX_PIXEL_SAMPLES, advice))
+    total = pixel_samples * pixels
+    if total > MAX_SAMPLES:
+        threads = numba.get_num_threads()
+        raise InputError("the run needs %.3g samples (%d pixels x %.3g per pixel: %s), about %s on %d CPU "
+                         "thread%s at %.0e samples/s each; at most %.0e: %s, or -detpixels/-roi/-mask"
+                         % (total, pixels, pixel_samples, what,
+                            _duration(total / (SAMPLES_PER_SECOND * threads)), threads,
+                            "s" if threads > 1 else "", SAMPLES_PER_SECOND, MAX_SAMPLES, advice))
+
+
 def _check_sources(sources, p: Params):
     """InputError naming the first source without a finite direction and a positive wavelength."""
     bad = np.flatnonzero(~(np.isfinite(sources).all(axis=1) & (sources[:, 3] > 0)))
@@ -240,6 +307,38 @@ def _check_detector_position(det):
     if det.close_distance == 0.0 or det.distance == 0.0:
         raise InputError("-distance/-close_distance: the detector plane passes through the sample (distance "
                          "0 mm); expected a non-zero distance")
+
+
+def _check_pixel_positions(det, steps, oversample):
+    """InputError unless every sub-pixel lies at a finite, non-zero distance from the sample, with the
+    kernels' arithmetic (``kernels.pixel``): the corner sub-pixels of the first and last sensor layer
+    (positions are affine in the pixel coordinates, so the corners bound the rest), and with
+    -curved_det the rotation angles (position / distance) and the rotated positions. Otherwise the
+    Miller indices are NaN: nanoBragg.c renders a NaN image, or reads its F table out of bounds
+    (e.g. -curved_det -distance 1e-320)."""
+    subpixel = det.pixel_size / oversample
+    last_f = subpixel * (det.fpixels * oversample - 1) + subpixel / 2.0
+    last_s = subpixel * (det.spixels * oversample - 1) + subpixel / 2.0
+    last_o = (steps.detector_thicksteps - 1) * steps.detector_thickstep
+    for Odet in (0.0, last_o):
+        for Sdet in (subpixel / 2.0, last_s):
+            for Fdet in (subpixel / 2.0, last_f):
+                pos = tuple(Fdet * det.fdet[i] + Sdet * det.sdet[i] + Odet * det.odet[i] + det.pix0[i]
+                            for i in range(3))
+                what = "at"
+                if det.curved:
+                    what = "with -curved_det at"
+                    angle_s, angle_f = c_div(pos[1], det.distance), c_div(pos[2], det.distance)
+                    pos = rotate_axis(rotate_axis(scale(det.beam, det.distance), det.sdet, angle_s), det.fdet,
+                                      angle_f)
+                length = magnitude(pos)
+                if not (0.0 < length < math.inf and all(math.isfinite(x) for x in pos)):
+                    raise InputError(
+                        "the detector geometry is not finite: a pixel corner lies %s %g %g %g m (distance %g mm, "
+                        "pixel %g mm, %d x %d pixels); check -distance/-close_distance, -pixel, "
+                        "-detpixels/-detsize, the beam centre, the detector rotations, -detector_thick and -curved_det"
+                        % ((what,) + tuple(pos) + (det.distance * 1e3, det.pixel_size * 1e3, det.fpixels,
+                                                   det.spixels)))
 
 
 def _log_summary(s: Setup, divsteps, beam, log):
