@@ -9,6 +9,7 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
   one 3x3 matrix per (phi step, mosaic domain)) instead of per-sample ``rotate_axis``/``rotate_umat``;
 - the grating transform is ``physics.grating``: a Chebyshev recurrence on the fractional Miller
   index instead of two large-argument sines per axis."""
+import math
 from functools import lru_cache
 
 from numba import njit

@@ -183,6 +183,11 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
     hf = math.floor(h)
     kf = math.floor(k)
     lf = math.floor(l)
+    # as physics.tricubic_F: the neighbourhood must lie inside the table (negated, so NaN fails)
+    if not (hf - 1.0 >= h_min and hf + 3.0 - h_min <= fhkl.shape[0]
+            and kf - 1.0 >= k_min and kf + 3.0 - k_min <= fhkl.shape[1]
+            and lf - 1.0 >= l_min and lf + 3.0 - l_min <= fhkl.shape[2]):
+        return REAL(math.nan)
     th = REAL(h - hf)
     tk = REAL(k - kf)
     tl = REAL(l - lf)
