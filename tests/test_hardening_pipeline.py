@@ -362,3 +362,51 @@ def test_messages_name_the_right_flag(folder, capsys, argv, fragments):
     status, out, err = run_cli(BASE + argv, capsys)
     line = assert_refused(status, out, err, folder, [], *fragments)
     assert "-distance" not in line
+
+
+def test_a_later_output_failing_leaves_none_of_the_runs_files(tmp_path, monkeypatch, capsys):
+    """Issue 14 item 10: the outputs of a run are all or nothing. When a later output fails (here the PGM
+    writer; in the wild -pixel 1e-320, whose SMV header no longer fits in 512 bytes) or the run is
+    interrupted while writing, the earlier outputs are neither created nor replaced."""
+    from nbnumba.cli.main import main_argv
+    from nbnumba.errors import InputError
+    from nbnumba.outputs import registry
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.bin").write_bytes(b"old float image")
+    argv = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5", "-detpixels", "16",
+            "-floatfile", "old.bin", "-intfile", "i.img", "-noisefile", "n.img", "-pgmfile", "p.pgm", "-seed", "3"]
+
+    def failing_pgm(path, pixels, scale):
+        raise InputError("cannot write %s: disk full" % path)
+
+    monkeypatch.setattr(registry, "write_pgm", failing_pgm)
+    assert main_argv(argv) == 2
+    assert "cannot write p.pgm" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.bin"]
+    assert (tmp_path / "old.bin").read_bytes() == b"old float image"
+
+    def interrupted(path, pixels, scale):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "write_pgm", interrupted)
+    assert main_argv(argv) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.bin"]
+    assert (tmp_path / "old.bin").read_bytes() == b"old float image"
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert main_argv(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.img", "n.img", "old.bin", "p.pgm"]
+    assert (tmp_path / "old.bin").stat().st_size == 16 * 16 * 4
+
+
+def test_an_smv_header_that_does_not_fit_leaves_no_file(tmp_path, monkeypatch, capsys):
+    """-pixel 1e-320: the SMV header's numbers no longer fit in its 512 bytes; the run stops with one
+    line and the float image written before it is not left behind."""
+    from nbnumba.cli.main import main_argv
+    monkeypatch.chdir(tmp_path)
+    argv = ["-cell", "10", "10", "10", "90", "90", "90", "-default_F", "100", "-detpixels", "4", "-oversample", "1",
+            "-nonoise", "-nopgm", "-floatfile", "f.bin", "-intfile", "i.img", "-pixel", "1e-320"]
+    assert main_argv(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "SMV header" in err[0]
+    assert list(tmp_path.iterdir()) == []

@@ -391,6 +391,41 @@ def _new_temp(target: str, given: PathLike) -> tuple[int, str]:
     return fd, temp
 
 
+#: inside ``all_or_nothing``: the finished temporary files waiting for their rename, ``(temp, target, path)``
+_DEFERRED = None
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Write several files as one: inside the block, a finished file is not renamed onto its target yet;
+    when the block ends without an exception every one is renamed, in order, and if it raises (a later
+    output failed, Ctrl-C) every one is removed and no target has changed. Devices and FIFOs are written
+    straight into, as always. A nested block joins the outer one."""
+    global _DEFERRED
+    if _DEFERRED is not None:
+        yield
+        return
+    _DEFERRED = pending = []
+    try:
+        yield
+    except BaseException:
+        _DEFERRED = None
+        for temp, _, _ in pending:
+            discard(temp)
+        raise
+    _DEFERRED = None
+    for index, (temp, target, path) in enumerate(pending):
+        try:
+            os.replace(temp, target)
+            _unregister(temp)
+        except BaseException as exc:
+            for later, _, _ in pending[index:]:
+                discard(later)
+            if isinstance(exc, OSError):
+                raise InputError(_message(path, exc)) from exc
+            raise
+
+
 def temporary_path(path: PathLike) -> tuple[str, str]:
     """For writers that need a file name rather than a file object (HDF5): ``(target, temp)``.
 
@@ -429,6 +464,8 @@ def replace(temp: str, path: PathLike) -> None:
             with open(temp, "rb") as source, _open_stream(os.fspath(path), path) as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
             discard(temp)
+        elif _DEFERRED is not None:
+            _DEFERRED.append((temp, os.fspath(path), path))
         else:
             os.replace(temp, os.fspath(path))
             _unregister(temp)
@@ -491,6 +528,9 @@ def atomic_open(path: PathLike) -> Iterator[BinaryIO]:
     except BaseException:
         discard(temp)
         raise
+    if _DEFERRED is not None:
+        _DEFERRED.append((temp, target, path))
+        return
     try:
         os.replace(temp, target)
         _unregister(temp)

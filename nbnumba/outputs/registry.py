@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from nbnumba.errors import InputError
-from nbnumba.io.atomic import check_writable
+from nbnumba.io.atomic import all_or_nothing, check_writable
 from nbnumba.io.nxmx import compression_options, write_nxmx
 from nbnumba.io.pgm import pgm_pixels, pgm_scale, write_pgm
 from nbnumba.io.raw import write_float_image
@@ -229,5 +229,7 @@ def write_outputs(setup, floatimage, stats, omega_sum, log, plan=None, rendering
     omega = omega_sum / setup.n_steps
     log("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (omega, 100 * omega / 4 / math.pi))
     products = Products(setup, floatimage, stats, log, plan, rendering)
-    for out, path in output_files(setup.params):
-        out.write(path, products)
+    # all or nothing: an output that fails (or Ctrl-C) leaves none of the run's files behind
+    with all_or_nothing():
+        for out, path in output_files(setup.params):
+            out.write(path, products)
