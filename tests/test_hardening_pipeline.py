@@ -286,7 +286,7 @@ def test_ctrl_c_stops_a_heavy_render_within_seconds(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == ExitStatus.INTERRUPTED, err
+    assert proc.returncode == -signal.SIGINT, err  # dies of SIGINT after cleaning up, so a shell loop stops
     assert err.strip() == "nbnumba: interrupted"
     assert latency < 10.0, latency
     assert os.listdir(tmp_path) == []
