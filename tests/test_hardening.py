@@ -324,8 +324,8 @@ def test_interrupt_while_writing_leaves_no_partial_file(folder, capsys, monkeypa
     status, out, err = run_cli(BASE, capsys)
     assert status == EXIT_INTERRUPTED
     assert err.strip() == "nbnumba: interrupted" and "Traceback" not in out + err
-    complete = {"out.bin": 4 * 64} if module == "nbnumba.io.smv" else {}
-    assert {p.name: p.stat().st_size for p in folder.iterdir()} == complete
+    # a run's outputs are all or nothing: the float image finished before the SMV write is not left either
+    assert {p.name: p.stat().st_size for p in folder.iterdir()} == {}
 
 
 def test_ctrl_c_during_the_render_leaves_no_file(tmp_path):
