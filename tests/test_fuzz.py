@@ -293,6 +293,18 @@ def test_command_line_never_tracebacks_or_leaves_partial_files(small_memory, cap
             assert _is_complete(name, inputs), (name, os.path.getsize(name))
 
 
+def _run_one_outcome(argv, capsys):
+    """Run the command: success, or exactly one error line (exit 2), never a traceback. Returns
+    ``(status, stderr, error lines)``."""
+    status = main_argv(argv)
+    out, err = capsys.readouterr()
+    assert status in (0, 2), err
+    assert "Traceback" not in out + err
+    errors = [line for line in err.splitlines() if line.startswith("nbnumba: error: ")]
+    assert len(errors) == (status == 2), err
+    return status, err, errors
+
+
 #: output flags of a valid run and the names they may get: plain, an input, symlinks (to an input, a
 #: chain, to nothing, a loop), a FIFO, folders, a missing folder
 WRITABLE = ["out.bin", "o2", "f0", "Fdump.bin", "link", "chain", "dangling", "fifo", "fifo", None, None]
@@ -319,12 +331,7 @@ def test_output_path_kinds(small_memory, capsys, outputs, files, noise):
     if outputs["-pgmfile"] is None:
         argv.append("-nopgm")
     with fuzz_folder(files, fifo=True) as folder:
-        status = main_argv(argv)
-        out, err = capsys.readouterr()
-        assert status in (0, 2), err
-        assert "Traceback" not in out + err
-        errors = [line for line in err.splitlines() if line.startswith("nbnumba: error: ")]
-        assert len(errors) == (status == 2), err
+        status, err, errors = _run_one_outcome(argv, capsys)
         refused = set(REFUSED).intersection(n for n in outputs.values() if n)
         # two outputs on one regular (or absent) file are refused too; a FIFO may take several
         targets = [RESOLVED.get(name, name) for name in outputs.values() if name and name != "fifo"]
@@ -371,12 +378,7 @@ def test_non_finite_geometry(small_memory, capsys, flags, vectors, curved):
     for flag, values in vectors:
         argv += [flag] + values
     with fuzz_folder({}) as folder:
-        status = main_argv(argv)
-        out, err = capsys.readouterr()
-        assert status in (0, 2), err
-        assert "Traceback" not in out + err
-        errors = [line for line in err.splitlines() if line.startswith("nbnumba: error: ")]
-        assert len(errors) == (status == 2), err
+        status, err, errors = _run_one_outcome(argv, capsys)
         event("exit %d %s" % (status, errors[0][16:56] if errors else ""))
         names = sorted(os.listdir(folder))
         assert not [name for name in names if TEMP_FILE.match(name)]
