@@ -577,6 +577,23 @@ def test_sigkill_leftover_is_removed_by_the_next_run_writing_that_file(tmp_path)
     assert listing(tmp_path) == sorted([alive, other_host, other_file, "o.img", "out.bin"])
 
 
+def test_leftover_of_a_killed_process_not_yet_reaped_is_removed(tmp_path):
+    """A SIGKILLed writer that nobody reaps (its parent is busy, or it is an orphan in a container whose
+    init does not reap: a killed MPI rank) stays a zombie with its PID; its temporary file is stale."""
+    with writer_process(tmp_path, "raw") as proc:
+        proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while Path("/proc/%d/stat" % proc.pid).read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed writer did not become a zombie"
+            time.sleep(0.01)
+        assert len(temps(tmp_path)) == 1
+        result = subprocess.run([sys.executable, "-m", "nbnumba"] + RUN + ["-floatfile", "out.bin"],
+                                cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert proc.poll() == -signal.SIGKILL  # reaped only now, after the run
+    assert listing(tmp_path) == ["intimage.img", "out.bin"]  # -intfile defaults to intimage.img, as in C
+
+
 # --------------------------------------------------------------------- item 11: ASCII digits only
 
 @pytest.mark.parametrize("token", ["٥", "۵", "５", "1٠", "١e٢", "٥.٥", "nan٥"])

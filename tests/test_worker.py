@@ -4,6 +4,7 @@ command (``nbnumba.cli.client``): a run through the worker is byte for byte a di
 stderr, exit status), Ctrl-C and a killed client stop the job without a partial file, two clients at once,
 the refusals (socket folder, stale code, start-up environment), and a shell loop stops at the first
 Ctrl-C. Every worker a test starts is stopped by its fixture, in its own private XDG_RUNTIME_DIR."""
+import hashlib
 import os
 import shutil
 import signal
@@ -100,7 +101,8 @@ def run(argv, cwd, env, **kwargs):
 
 
 def files(path):
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+    """Each file of ``path`` by name: a digest of its bytes (a failure then names the files that differ)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
 
 
 CASES = {

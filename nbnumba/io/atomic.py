@@ -16,7 +16,8 @@ What happens depends on what the output path is:
 
 A process killed while writing (SIGKILL) leaves its temporary file behind; the next write to the same
 target removes the temporaries of that name whose process is no longer running on this machine (the
-PID and a host tag are in the name; each folder is listed once per process). While a temporary file
+PID and a host tag are in the name; each folder is listed once per process; a zombie process counts as
+no longer running). While a temporary file
 exists, SIGTERM and SIGHUP (when left at their default action) remove it before the process ends by
 the signal.
 """
@@ -262,6 +263,9 @@ def _match_mode(fd: int, target: str) -> None:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` can still write: it exists and is not a zombie. A killed process stays a
+    zombie until its parent reaps it, and in a container whose init does not reap orphans (a killed
+    MPI rank's proxy, say) that is never; its files are closed, so its temporaries are stale."""
     if pid == os.getpid():
         return False
     try:
@@ -269,8 +273,26 @@ def _process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:  # exists, another user's
-        return True
-    return True
+        pass
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether every thread of ``pid`` has exited (Linux /proc; False where that cannot be read). The
+    first thread shows as a zombie while the others still run, so each thread is read."""
+    try:
+        threads = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    for tid in threads:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid), "rb") as stat_file:
+                state = stat_file.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # this thread has gone meanwhile
+        if state not in (b"Z", b"X"):
+            return False
+    return bool(threads)
 
 
 #: per folder (real path, device, inode) listed: {target's name: [names of its temporary files]}
