@@ -84,10 +84,6 @@ def simulate(params: Params, log=None, write_dump=False, progress=None, device=N
                   stats=image_statistics(rendering.floatimage, setup), plan=plan, rendering=rendering)
 
 
-def _no_progress(_done_rows, _total_rows):
-    pass
-
-
 def run(params: Params, log=_quiet, progress=None) -> Result:
     """Render ``params`` and write its files (``-floatfile``, ``-intfile``, the PGM, the noise image,
     ``Fdump.bin``, then the ``--hdf5``/``--hdf5-noise`` NXmx files and the ``--trace-pixel`` JSON), printing
@@ -96,8 +92,9 @@ def run(params: Params, log=_quiet, progress=None) -> Result:
     params.validate()  # before any path is looked at (a NUL byte in a file name)
     check_outputs(params)
     # the render runs in blocks of pixels of about 0.2 s (render.serial_order.PixelBlocks): Ctrl-C
-    # (handled between compiled calls) stops it within a block; the image does not depend on the blocks
-    result = simulate(params, log=log, write_dump=True, progress=progress or _no_progress)
+    # (handled between compiled calls) stops it within a block; without a progress bar a small image is
+    # one kernel call; the image does not depend on the blocks
+    result = simulate(params, log=log, write_dump=True, progress=progress)
     render_messages(result.plan, result.rendering, log)
     write_outputs(result.setup, result.floatimage, result.stats, result.omega_sum, log, result.plan,
                   result.rendering)
