@@ -111,25 +111,37 @@ def test_progress_bar_shows_rows_and_leaves_the_image_alone(tmp_path, monkeypatc
     assert np.array_equal(np.fromfile("quiet.bin", np.float32), np.fromfile("bar.bin", np.float32))
 
 
-def test_command_renders_in_row_blocks_so_ctrl_c_is_seen_during_the_render(tmp_path, monkeypatch, capsys):
-    """Python sees SIGINT only between compiled calls: the command always renders in blocks of rows,
-    and an interrupt raised from a block callback leaves no file."""
-    from nbnumba.render import plan
-    monkeypatch.chdir(tmp_path)
+def _count_kernel_calls(monkeypatch, interrupt_at=None):
+    """Record the CPU kernel's calls (first and end pixel); raise KeyboardInterrupt at call ``interrupt_at``."""
+    from nbnumba.kernels import cpu
     calls = []
-    real_render = plan.render
+    real_run = cpu.CpuRenderer.run
 
-    def render(render_plan, device="cpu", progress=None):
-        assert progress is not None
+    def run(self, passes, sc, pixel_start, pixel_end, keep_omega=True):
+        calls.append((pixel_start, pixel_end))
+        if len(calls) == interrupt_at:
+            raise KeyboardInterrupt  # as Python raises SIGINT's, between two compiled calls
+        return real_run(self, passes, sc, pixel_start, pixel_end, keep_omega)
 
-        def interrupt(done, total):
-            calls.append((done, total))
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-        return real_render(render_plan, device, interrupt)
+    monkeypatch.setattr(cpu.CpuRenderer, "run", run)
+    return calls
 
-    monkeypatch.setattr(plan, "render", render)
-    assert main_argv(SMALL + ["-default_F", "10", "-detpixels", "64"]) == 130
-    assert calls == [(2, 64), (4, 64)]
+
+def test_small_image_without_a_progress_bar_is_one_kernel_call(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    calls = _count_kernel_calls(monkeypatch)
+    assert main_argv(SMALL + ["-default_F", "10", "-detpixels", "64", "-noprogress", "-nonoise", "-nopgm"]) == 0
+    assert calls == [(0, 64 * 64)]
+
+
+def test_command_renders_in_blocks_so_ctrl_c_is_seen_during_the_render(tmp_path, monkeypatch, capsys):
+    """Python sees SIGINT only between compiled calls: a render longer than ``cpu.BLOCK_SECONDS`` runs in
+    blocks of pixels (here at most 256 a call), and an interrupt between two blocks leaves no file."""
+    from nbnumba.kernels import cpu
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cpu, "MAX_BLOCK_PIXELS", 256)
+    calls = _count_kernel_calls(monkeypatch, interrupt_at=3)
+    assert main_argv(SMALL + ["-default_F", "10", "-detpixels", "64", "-noprogress"]) == 130
+    assert calls == [(0, 256), (256, 512), (512, 768)]
     assert os.listdir(tmp_path) == []
     assert "interrupted" in capsys.readouterr().err
