@@ -13,6 +13,12 @@ peak RSS, warm and cold start of BENCH-3, the memory probe of BENCH-2, machine a
 ``--baseline-tree DIR`` also runs the nbnumba of another checkout (e.g. ``git worktree add /tmp/base
 HEAD~1``), interleaved with this one, and reports the ratio baseline / this tree (a refactor's "no
 slower than noise" check).
+
+``--precision double,single`` times nbnumba in each precision, interleaved with C in every repetition,
+and reports single against double from the same run, and the single-precision image against C's
+(``max |difference| / max`` and the correlation; c-parity, so that C's phi carryover is reproduced):
+
+    python benchmarks/cpu_benchmark.py --reps 3 --threads 2 --precision double,single --workloads BENCH-1,BENCH-2
 """
 import argparse
 import json
@@ -99,8 +105,10 @@ import sys
 import numpy as np
 c = np.fromfile(sys.argv[1], np.float32).astype(np.float64)
 ours = np.fromfile(sys.argv[2], np.float32).astype(np.float64)
-print(float(np.abs(c - ours).max() / max(np.abs(c).max(), 1e-300)))
+print(float(np.abs(c - ours).max() / max(np.abs(c).max(), 1e-300)), float(np.corrcoef(c, ours)[0, 1]))
 """
+
+PRECISIONS = ("double", "single")
 
 VERSIONS_PROBE = "import numpy, numba; print(numpy.__version__, numba.__version__)"
 
@@ -151,7 +159,13 @@ def summary(times):
 
 def image_difference(cwd, c_file, our_file, env):
     """max |C - ours| / max |C| of two float images."""
-    return float(child_python(DIFF_PROBE, c_file, our_file, cwd=cwd, env=env))
+    return image_agreement(cwd, c_file, our_file, env)[0]
+
+
+def image_agreement(cwd, c_file, our_file, env):
+    """(max |C - ours| / max |C|, correlation) of two float images."""
+    rel, corr = child_python(DIFF_PROBE, c_file, our_file, cwd=cwd, env=env).split()
+    return float(rel), float(corr)
 
 
 def run(args):
@@ -168,6 +182,9 @@ def run(args):
                   c_program=c_bin, baseline_tree=args.baseline_tree,
                   baseline_commit=git_commit(Path(args.baseline_tree)) if args.baseline_tree else None,
                   repetitions=args.reps, precision=args.precision, load_average_start=os.getloadavg(), workloads={})
+    precisions = args.precision.split(",")
+    if not precisions or any(p not in PRECISIONS for p in precisions) or len(set(precisions)) < len(precisions):
+        raise SystemExit("--precision: a comma-separated list of %s, not %r" % ("/".join(PRECISIONS), args.precision))
     threads = [int(t) for t in args.threads.split(",")]
     for name in args.workloads.split(","):
         argv = WORKLOADS[name].split()
@@ -176,18 +193,22 @@ def run(args):
         n_samples, image_bytes = (int(v) for v in child_python(SETUP_PROBE, *argv, cwd=work, env=env_base).split())
         entry = dict(arguments=" ".join(argv), samples=n_samples, threads={})
         report["workloads"][name] = entry
-        ours_argv = argv + ["-floatfile", "ours.bin", "-intfile", "ours.img"]
-        if args.precision != "double":  # the default: left out, so a --baseline-tree without the flag runs too
-            ours_argv += ["--precision", args.precision]
+        # per precision; the default (double) is left out of the command, so that a --baseline-tree without
+        # the flag runs too
+        argv_of = {p: argv + ["-floatfile", "ours.bin", "-intfile", "ours.img"]
+                   + ([] if p == "double" else ["--precision", p]) for p in precisions}
+        ours_argv = argv_of[precisions[0]]
         c_argv = argv + ["-floatfile", "c.bin", "-intfile", "c.img"]
         for t in threads:
             env = dict(env_base, OMP_NUM_THREADS=str(t), NUMBA_NUM_THREADS=str(t))
-            timed(OURS + ours_argv, work, env)  # compile or load once, outside the timings
+            for p in precisions:
+                timed(OURS + argv_of[p], work, env)  # compile or load once, outside the timings
             base_env = None
             if args.baseline_tree:
                 base_env = dict(env, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
                 timed(OURS + ours_argv, work, base_env)
-            rows = dict(ours=[], ours_rss=[], c=[], c_rss=[], base=[])
+            rows = dict(c=[], c_rss=[], base=[], **{"ours_" + p: [] for p in precisions},
+                        **{"rss_" + p: [] for p in precisions})
             for rep in range(args.reps):
                 if base_env is not None:
                     rows["base"].append(timed(OURS + ours_argv, work, base_env)[0])
@@ -200,18 +221,30 @@ def run(args):
                         # the C run on the fewest threads (c-parity reproduces single-threaded C)
                         shutil.copy(work / "c.bin", work / "c_ref.bin")
                         entry["c_image_threads"] = t
-                wall, rss = timed(OURS + ours_argv, work, env)
-                rows["ours"].append(wall)
-                rows["ours_rss"].append(rss)
-                print("%s %d thread(s) rep %d: ours %.3f s%s" % (name, t, rep, rows["ours"][-1],
-                      "  C %.3f s" % rows["c"][-1] if c_bin else ""), file=sys.stderr, flush=True)
-            result = dict(ours=summary(rows["ours"]), ours_peak_rss=max(rows["ours_rss"]))
-            result["ours_samples_per_s"] = entry["samples"] / result["ours"]["min"]
+                for p in precisions:
+                    wall, rss = timed(OURS + argv_of[p], work, env)
+                    rows["ours_" + p].append(wall)
+                    rows["rss_" + p].append(rss)
+                print("%s %d thread(s) rep %d: %s%s" % (
+                    name, t, rep, "  ".join("ours (%s) %.3f s" % (p, rows["ours_" + p][-1]) for p in precisions),
+                    "  C %.3f s" % rows["c"][-1] if c_bin else ""), file=sys.stderr, flush=True)
+            result = dict(by_precision={})
             if c_bin:
                 result.update(c=summary(rows["c"]), c_peak_rss=max(rows["c_rss"]))
                 result["c_samples_per_s"] = entry["samples"] / result["c"]["min"]
-                result["speedup_min"] = result["c"]["min"] / result["ours"]["min"]
-                result["speedup_median"] = result["c"]["median"] / result["ours"]["median"]
+            for p in precisions:
+                ours = dict(ours=summary(rows["ours_" + p]), ours_peak_rss=max(rows["rss_" + p]))
+                ours["ours_samples_per_s"] = entry["samples"] / ours["ours"]["min"]
+                if c_bin:
+                    ours["speedup_min"] = result["c"]["min"] / ours["ours"]["min"]
+                    ours["speedup_median"] = result["c"]["median"] / ours["ours"]["median"]
+                result["by_precision"][p] = ours
+            # the first precision also at the top level (earlier reports' layout)
+            result.update(result["by_precision"][precisions[0]])
+            if "double" in precisions and "single" in precisions:
+                single, double = rows["ours_single"], rows["ours_double"]
+                result["single_vs_double_min"] = min(double) / min(single)
+                result["single_vs_double_median"] = statistics.median(double) / statistics.median(single)
             if rows["base"]:
                 result["baseline"] = summary(rows["base"])
                 result["vs_baseline_min"] = result["baseline"]["min"] / result["ours"]["min"]
@@ -223,6 +256,10 @@ def run(args):
             entry["max_rel_diff_c_parity_vs_c"] = image_difference(work, "c_ref.bin", "ours.bin", env_base)
             timed(OURS + ours_argv, work, env_base)
             entry["max_rel_diff_default_vs_c"] = image_difference(work, "c_ref.bin", "ours.bin", env_base)
+            if "single" in precisions:
+                timed(OURS + argv_of["single"] + ["--phi-carryover-mode", "c-parity"], work, env_base)
+                rel, corr = image_agreement(work, "c_ref.bin", "ours.bin", env_base)
+                entry["single_c_parity_vs_c"] = dict(max_rel_diff=rel, correlation=corr)
         if name == "BENCH-3" and not args.no_cold:
             cold = []
             for _ in range(args.cold_reps):
@@ -252,22 +289,24 @@ def markdown(report):
              "C program: %s. %d repetitions per row, C and nbnumba interleaved; whole-program wall times "
              "(start-up, set-up, output files included); nbnumba with a warm compilation cache, %s "
              "precision, spec mode. Load average at start %s, at end %s." % (
-                 report["c_program"] or "not run", report["repetitions"], report.get("precision", "double"),
+                 report["c_program"] or "not run", report["repetitions"],
+                 " and ".join(report.get("precision", "double").split(",")),
                  " ".join("%.2f" % v for v in report["load_average_start"]),
                  " ".join("%.2f" % v for v in report["load_average_end"])),
              "",
-             "| workload | threads | samples | C min / median (s) | nbnumba min / median (s) | speed-up (min, median) "
-             "| nbnumba samples/s | C samples/s | peak RSS nbnumba / C (MB) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| workload | threads | precision | samples | C min / median (s) | nbnumba min / median (s) "
+             "| speed-up (min, median) | nbnumba samples/s | C samples/s | peak RSS nbnumba / C (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in report["workloads"].items():
         for t, r in entry["threads"].items():
             c = r.get("c")
-            lines.append("| %s | %s | %.1f M | %s | %.3f / %.3f | %s | %.3g | %s | %.0f / %s |" % (
-                name, t, entry["samples"] / 1e6, "%.3f / %.3f" % (c["min"], c["median"]) if c else "-",
-                r["ours"]["min"], r["ours"]["median"],
-                "%.2fx, %.2fx" % (r["speedup_min"], r["speedup_median"]) if c else "-",
-                r["ours_samples_per_s"], "%.3g" % r["c_samples_per_s"] if c else "-",
-                r["ours_peak_rss"] / 1e6, "%.0f" % (r["c_peak_rss"] / 1e6) if c else "-"))
+            for p, o in r.get("by_precision", {report.get("precision", "double"): r}).items():
+                lines.append("| %s | %s | %s | %.1f M | %s | %.3f / %.3f | %s | %.3g | %s | %.0f / %s |" % (
+                    name, t, p, entry["samples"] / 1e6, "%.3f / %.3f" % (c["min"], c["median"]) if c else "-",
+                    o["ours"]["min"], o["ours"]["median"],
+                    "%.2fx, %.2fx" % (o["speedup_min"], o["speedup_median"]) if c else "-",
+                    o["ours_samples_per_s"], "%.3g" % r["c_samples_per_s"] if c else "-",
+                    o["ours_peak_rss"] / 1e6, "%.0f" % (r["c_peak_rss"] / 1e6) if c else "-"))
     if report.get("baseline_tree"):
         lines += ["", "Against the baseline checkout `%s` (commit `%s`), interleaved in the same run:" % (
             report["baseline_tree"], report["baseline_commit"]), "",
@@ -288,6 +327,14 @@ def markdown(report):
             lines.append("- %s scaling, nbnumba %s -> %s threads: %.2fx (min times)%s." % (
                 name, ts[0], ts[-1], lo["ours"]["min"] / hi["ours"]["min"],
                 "; C: %.2fx" % (lo["c"]["min"] / hi["c"]["min"]) if "c" in lo else ""))
+        for t, r in entry["threads"].items():
+            if "single_vs_double_min" in r:
+                lines.append("- %s on %s thread(s), single precision against double (same run): %.2fx (min), %.2fx "
+                             "(median)." % (name, t, r["single_vs_double_min"], r["single_vs_double_median"]))
+        if "single_c_parity_vs_c" in entry:
+            a = entry["single_c_parity_vs_c"]
+            lines.append("- %s single-precision image (c-parity) vs C on %d thread(s): max |difference| / max %.3g, "
+                         "correlation %.10f." % (name, entry["c_image_threads"], a["max_rel_diff"], a["correlation"]))
         if "max_rel_diff_c_parity_vs_c" in entry:
             lines.append("- %s image vs C on %d thread(s), max |difference| / max: %.3g in c-parity mode, %.3g in "
                          "the default mode (which differs from C by design where C's phi-0 carryover applies)." % (
@@ -314,8 +361,9 @@ def main(argv=None):
     ap.add_argument("--c-bin", help="nanoBragg.c executable (default: $NB_C_BIN; none: nbnumba only)")
     ap.add_argument("--baseline-tree", help="another nbnumba checkout to time against (e.g. the previous commit)")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--precision", choices=("double", "single"), default="double",
-                    help="nbnumba's --precision (the C program is always double)")
+    ap.add_argument("--precision", default="double",
+                    help="nbnumba's --precision, or several comma-separated (double,single), each timed in every "
+                         "repetition (the C program is always double)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--workloads", default="BENCH-1,BENCH-2,BENCH-3")
     ap.add_argument("--detpixels", type=int, help="override the detector size (smoke tests)")

@@ -12,15 +12,21 @@ def test_harness_runs_without_c_and_writes_its_reports(tmp_path, monkeypatch):
     monkeypatch.delenv("NB_C_BIN", raising=False)
     out = tmp_path / "bench"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cpu_benchmark.py"), "--reps", "1", "--threads", "1",
-                    "--workloads", "BENCH-3", "--detpixels", "16", "--no-cold", "--no-memory", "--out", str(out)],
-                   check=True, capture_output=True, timeout=300)
+                    "--workloads", "BENCH-3", "--detpixels", "16", "--no-cold", "--no-memory", "--out", str(out),
+                    "--precision", "double,single"], check=True, capture_output=True, timeout=300)
     report = json.loads(out.with_suffix(".json").read_text())
     run = report["workloads"]["BENCH-3"]["threads"]["1"]
     assert report["c_program"] is None and "c" not in run
     assert report["workloads"]["BENCH-3"]["samples"] == 16 * 16
-    assert len(run["ours"]["all"]) == 1 and run["ours"]["min"] > 0
-    assert run["ours_samples_per_s"] == 16 * 16 / run["ours"]["min"]
-    assert "| BENCH-3 | 1 |" in out.with_suffix(".md").read_text()
+    assert set(run["by_precision"]) == {"double", "single"}
+    for precision in ("double", "single"):
+        ours = run["by_precision"][precision]
+        assert len(ours["ours"]["all"]) == 1 and ours["ours"]["min"] > 0
+        assert ours["ours_samples_per_s"] == 16 * 16 / ours["ours"]["min"]
+    assert run["ours"] == run["by_precision"]["double"]["ours"]  # the first precision, also at the top level
+    assert run["single_vs_double_min"] == run["ours"]["min"] / run["by_precision"]["single"]["ours"]["min"]
+    text = out.with_suffix(".md").read_text()
+    assert "| BENCH-3 | 1 | double |" in text and "| BENCH-3 | 1 | single |" in text
 
 
 def test_batch_harness_runs_without_c_and_writes_its_reports(tmp_path, monkeypatch):
