@@ -6,6 +6,7 @@ For every workload and thread count, each repetition runs the C program (if ``--
 (OMP_NUM_THREADS / NUMBA_NUM_THREADS), so both see the same machine load. Writes
 ``<out>.md`` and ``<out>.json``: min and median wall time, the ratio C/nbnumba, samples per second,
 peak RSS, warm and cold start of BENCH-3, the memory probe of BENCH-2, machine and git commit.
+Python writes and reuses bytecode caches (``PYTHONDONTWRITEBYTECODE`` is cleared, as after a pip install).
 
     python benchmarks/cpu_benchmark.py --reps 5                      # with $NB_C_BIN
     python benchmarks/cpu_benchmark.py --reps 1 --detpixels 32 --workloads BENCH-3 --no-cold --no-memory
@@ -173,6 +174,9 @@ def run(args):
     for name in os.listdir(INPUTS):
         shutil.copy(INPUTS / name, work / name)
     env_base = dict(os.environ)
+    # as after a pip install, which compiles the package's bytecode once: a development environment
+    # with PYTHONDONTWRITEBYTECODE set would compile every module from source in every run (~0.1 s)
+    env_base.pop("PYTHONDONTWRITEBYTECODE", None)
     env_base["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     c_bin = args.c_bin or os.environ.get("NB_C_BIN")
     if c_bin and not os.access(c_bin, os.X_OK):

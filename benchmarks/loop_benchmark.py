@@ -13,6 +13,14 @@ worker's, the direct runs' and the batch's files are byte-identical.
 
     python benchmarks/loop_benchmark.py --reps 3 --baseline-tree /tmp/base      # with $NB_C_BIN
     python benchmarks/loop_benchmark.py --reps 1 --images 2 --workloads BENCH-3-256   # smoke run
+
+Every nbnumba command runs this tree's code (PYTHONPATH) under ``--python`` (default: this interpreter).
+A user's ``pip install`` gives an interpreter whose start-up processes only its own ``site-packages``; a
+development environment often adds import hooks (an editable install's finder, numba-cuda's redirector)
+that cost tens of milliseconds per process. To measure what a user gets, pass an interpreter of a plain
+virtual environment holding nbnumba's dependencies (``python -m venv V && V/bin/pip install .``). Python
+writes and reuses bytecode caches in every way (``PYTHONDONTWRITEBYTECODE`` is cleared: a pip install
+compiles the bytecode once).
 """
 import argparse
 import json
@@ -29,12 +37,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_benchmark import INPUTS, ROOT, WORKLOADS, git_commit, machine  # noqa: E402
 
-#: the ``nbnumba`` console script's entry, as a command line (for this tree: the client; a baseline
-#: tree before the worker: its ``cli.main``)
-CLIENT = [sys.executable, "-c", "from nbnumba.cli.client import main; main()"]
-OLD_MAIN = [sys.executable, "-c", "from nbnumba.cli.main import main; main()"]
-SERVER = [sys.executable, "-m", "nbnumba.cli.server"]
-BATCH = [sys.executable, "-c", "from nbnumba.cli.batch import main; main()"]
+
+def commands(python):
+    """The command lines, for interpreter ``python``: the ``nbnumba`` console script's entry (for this tree
+    the client; for a baseline tree from before the worker, its ``cli.main``), the server, the batch."""
+    return dict(client=[python, "-c", "from nbnumba.cli.client import main; main()"],
+                old_main=[python, "-c", "from nbnumba.cli.main import main; main()"],
+                server=[python, "-m", "nbnumba.cli.server"],
+                batch=[python, "-c", "from nbnumba.cli.batch import main; main()"])
+
 
 LOOP_WORKLOADS = {
     "BENCH-3": dict(args=WORKLOADS["BENCH-3"], numbered=True, images=10),
@@ -66,12 +77,12 @@ def bash_loop(program, lines, cwd, env):
     return wall
 
 
-def batch_run(lines, cwd, env):
+def batch_run(batch, lines, cwd, env):
     (cwd / "jobs.txt").write_text("\n".join(lines) + "\n")
     for state in cwd.glob("jobs.txt.done*"):
         state.unlink()
     start = time.perf_counter()
-    proc = subprocess.run(BATCH + ["jobs.txt"], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.run(batch + ["jobs.txt"], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -85,9 +96,9 @@ def outputs(folder):
             if p.suffix in (".bin", ".img", ".pgm") and p.name != "noiseimage.img"}
 
 
-def served_jobs(env):
+def served_jobs(python, env):
     code = "from nbnumba.cli import client; r = client.request('status'); print(-1 if r is None else r['jobs'])"
-    return int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout)
+    return int(subprocess.run([python, "-c", code], env=env, capture_output=True, text=True).stdout)
 
 
 def stats(times, images):
@@ -106,16 +117,19 @@ def run(args):
     base = dict(os.environ, NUMBA_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
                 PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     base.pop("NBNUMBA_WORKER", None)
+    base.pop("PYTHONDONTWRITEBYTECODE", None)  # as after a pip install: bytecode compiled once, then reused
+    cmd = commands(args.python)
     envs = dict(c=base, direct=dict(base, XDG_RUNTIME_DIR=str(no_worker)),
                 worker=dict(base, XDG_RUNTIME_DIR=str(runtime)), batch=base)
     if args.baseline_tree:
         envs["baseline"] = dict(base, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
-    programs = dict(c=[c_bin], direct=CLIENT, worker=CLIENT, baseline=OLD_MAIN)
+    programs = dict(c=[c_bin], direct=cmd["client"], worker=cmd["client"], baseline=cmd["old_main"])
     report = dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                   c_program=c_bin, threads=args.threads, reps=args.reps, baseline_tree=args.baseline_tree,
+                  python=args.python,
                   baseline_commit=git_commit(Path(args.baseline_tree)) if args.baseline_tree else None,
                   load_average_start=os.getloadavg(), workloads={})
-    started = subprocess.run(SERVER + ["start"], env=envs["worker"], capture_output=True, text=True)
+    started = subprocess.run(cmd["server"] + ["start"], env=envs["worker"], capture_output=True, text=True)
     if started.returncode != 0:
         raise RuntimeError("nbnumba-server start failed: " + started.stderr)
     try:
@@ -136,16 +150,16 @@ def run(args):
                 if way in ("direct", "worker", "baseline"):
                     bash_loop(programs[way], lines[:2], folders[way], envs[way])
             times = {way: [] for way in ways}
-            jobs_before = served_jobs(envs["worker"])
+            jobs_before = served_jobs(args.python, envs["worker"])
             for rep in range(args.reps):
                 for way in ways:
                     if way == "batch":
-                        times[way].append(batch_run(lines, folders[way], envs[way]))
+                        times[way].append(batch_run(cmd["batch"], lines, folders[way], envs[way]))
                     else:
                         times[way].append(bash_loop(programs[way], lines, folders[way], envs[way]))
                 print("%s rep %d: %s" % (name, rep, "  ".join("%s %.2f s" % (w, times[w][-1]) for w in ways)),
                       file=sys.stderr, flush=True)
-            served = served_jobs(envs["worker"]) - jobs_before
+            served = served_jobs(args.python, envs["worker"]) - jobs_before
             entry = dict(arguments=spec["args"], images_per_loop=images, ways={})
             for way in ways:
                 entry["ways"][way] = dict(label=LABELS[way], **stats(times[way], images))
@@ -166,7 +180,7 @@ def run(args):
             entry["ratios"] = ratios
             report["workloads"][name] = entry
     finally:
-        subprocess.run(SERVER + ["stop"], env=envs["worker"], capture_output=True)
+        subprocess.run(cmd["server"] + ["stop"], env=envs["worker"], capture_output=True)
         report["load_average_end"] = os.getloadavg()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(runtime, ignore_errors=True)
@@ -179,15 +193,17 @@ def markdown(report):
     lines = ["# Loop benchmark: shell loops of nanoBragg.c and nbnumba", "",
              "Generated by `benchmarks/loop_benchmark.py` on %s at commit `%s`." % (report["date"], report["commit"]),
              "Machine: %s, %d logical CPUs, %s; Python %s, numpy %s, numba %s. Load average at start %s, at end %s "
-             "(the machine is shared: other engineers' test suites ran during the measurement, so absolute times "
-             "are inflated and noisy; the ways are interleaved within every repetition, so compare ratios)." % (
+             "(the machine is shared, so absolute times are noisy; the ways are interleaved within every "
+             "repetition, so compare ratios)." % (
                  m["cpu"], m["logical_cpus"], m["system"], m["python"], m["numpy"], m["numba"],
                  "/".join("%.1f" % v for v in report["load_average_start"]),
                  "/".join("%.1f" % v for v in report["load_average_end"])),
              "%d thread(s) everywhere (OMP_NUM_THREADS / NUMBA_NUM_THREADS); warm Numba cache; %d repetition(s). "
              "A loop is one bash script running the command once per image, stdout to /dev/null; its wall time "
-             "includes every process start. C program: %s." % (report["threads"], report["reps"],
-                                                                 report["c_program"] or "not run"), ""]
+             "includes every process start. C program: %s. Interpreter of every nbnumba command: %s (this tree's "
+             "code on PYTHONPATH; bytecode caches written and reused)." % (
+                 report["threads"], report["reps"], report["c_program"] or "not run",
+                 report.get("python", "the harness's")), ""]
     if report["baseline_tree"]:
         lines += ["Baseline: the direct command of commit `%s` (`%s`), on BENCH-3 only." % (
             report["baseline_commit"], report["baseline_tree"]), ""]
@@ -220,6 +236,8 @@ def main(argv=None):
     parser.add_argument("--workloads", default=",".join(LOOP_WORKLOADS))
     parser.add_argument("--c-bin", default=None, help="nanoBragg.c binary (default: $NB_C_BIN; never committed)")
     parser.add_argument("--baseline-tree", default=None, help="another checkout whose direct command to time too")
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter of every nbnumba command (default: this one; see above)")
     parser.add_argument("--out", default=str(ROOT / "reports" / "loop_benchmark"))
     args = parser.parse_args(argv)
     report = run(args)
