@@ -117,6 +117,27 @@ CASES = {
 }
 
 
+def test_messages_sent_back_to_back_are_each_received():
+    """A short job's exit status can follow "accepted" before the client reads: both are on the socket
+    at once, and each must come out whole (reading past the first message lost the second)."""
+    import socket
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with left, right, open(os.devnull) as spare:
+        client.send_message(left, {"accepted": True, "pid": 1})
+        client.send_message(left, {"exit": 0})
+        client.send_message(left, {"busy": True}, fds=[spare.fileno()])
+        client.send_message(left, {"kernels": b"x" * 100000})  # longer than one read
+        assert client.receive_message(right) == {"accepted": True, "pid": 1}
+        assert client.receive_message(right) == {"exit": 0}
+        message, fds = client.receive_message(right, with_fds=True)
+        assert message == {"busy": True} and len(fds) == 1
+        assert os.path.samestat(os.fstat(fds[0]), os.fstat(spare.fileno()))
+        os.close(fds[0])
+        assert client.receive_message(right, with_fds=True) == ({"kernels": b"x" * 100000}, [])
+        left.close()
+        assert client.receive_message(right) is None
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_worker_run_is_byte_identical_to_a_direct_run(worker, tmp_path, case):
     argv = CASES[case]

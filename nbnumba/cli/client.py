@@ -141,28 +141,39 @@ def send_message(sock, value, fds=()):
         sock.sendall(data)
 
 
+def _receive_exactly(sock, count, data=b""):
+    """``data`` completed to ``count`` bytes from ``sock``, or None if the stream ends first."""
+    while len(data) < count:
+        more = sock.recv(count - len(data))
+        if not more:
+            return None
+        data += more
+    return data
+
+
 def receive_message(sock, with_fds=False):
     """The next message (and with ``with_fds`` the descriptors that came with it), or None at the end
-    of the stream."""
+    of the stream. Reads exactly one message: the next one may already be waiting on the socket (a
+    short job's exit status right behind "accepted")."""
     fds = []
     if with_fds:
-        data, ancillary, _flags, _addr = sock.recvmsg(65536, _socket.CMSG_SPACE(8 * 4))
+        head, ancillary, _flags, _addr = sock.recvmsg(4, _socket.CMSG_SPACE(8 * 4))
         for level, kind, payload in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
                         for i in range(0, len(payload) - len(payload) % 4, 4)]
     else:
-        data = sock.recv(65536)
-    while data and (len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big")):
-        more = sock.recv(max(65536, 4 + int.from_bytes(data[:4], "big") - len(data)) if len(data) >= 4 else 4)
-        if not more:
-            data = b""
-        data += more
-    if not data:
+        head = sock.recv(4)
+    body = None
+    if head:
+        head = _receive_exactly(sock, 4, head)
+        if head is not None:
+            body = _receive_exactly(sock, int.from_bytes(head, "big"))
+    if body is None:
         for fd in fds:
             os.close(fd)
         return (None, []) if with_fds else None
-    value = marshal.loads(data[4:4 + int.from_bytes(data[:4], "big")])
+    value = marshal.loads(body)
     return (value, fds) if with_fds else value
 
 

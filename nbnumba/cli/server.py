@@ -157,6 +157,9 @@ class _Worker:
         self.key = cl.build_key()
         self.jobs = 0
         self.spares = {}  # pid -> control socket of an idle spare
+        # pid -> control socket of a spare told to retire: it may have taken a connection just before
+        # (then it reports "busy" and runs that job), so its socket stays open until it is reaped
+        self.retiring = {}
         self.busy = {}    # pid -> (control socket, the client's connection or None)
         self.stopping = False
         self.inode = None
@@ -225,7 +228,8 @@ class _Worker:
                 break
             if not self.spares:
                 self._fork_spare()
-            controls = {ctl.fileno(): (pid, ctl) for pid, ctl in self.spares.items()}
+            controls = {ctl.fileno(): (pid, ctl) for pid, ctl in list(self.spares.items())
+                        + list(self.retiring.items())}
             controls.update({ctl.fileno(): (pid, ctl) for pid, (ctl, _) in self.busy.items()})
             ready, _, _ = select.select([wake_read] + list(controls), [], [], CHECK_EVERY)
             for fd in ready:
@@ -260,7 +264,7 @@ class _Worker:
         if message is None:
             return False  # it is exiting; _reap takes it
         if message.get("busy"):
-            ctl_socket = self.spares.pop(pid, ctl)
+            ctl_socket = self.spares.pop(pid, None) or self.retiring.pop(pid, ctl)
             self.busy[pid] = (ctl_socket, socket.socket(fileno=fds[0]) if fds else None)
             self.jobs += 1
             return True
@@ -288,12 +292,18 @@ class _Worker:
                 read_hkl(path, default_F)
             except Exception:  # noqa: BLE001 -- gone or changed: the next job reads it itself
                 pass
+        self._retire_spares()
+
+    def _retire_spares(self):
+        """Tell the idle spares to exit (``_reap`` collects them). A spare may have taken a connection
+        just before: it then reports "busy" and runs that job (``_control``)."""
         for ctl in self.spares.values():
             try:
                 cl.send_message(ctl, {"retire": True})
             except OSError:
                 pass
-        self.spares.clear()  # they exit; _reap collects them
+        self.retiring.update(self.spares)
+        self.spares.clear()
 
     def _fork_spare(self):
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -320,7 +330,7 @@ class _Worker:
                 return
             if pid == 0:
                 return
-            ctl = self.spares.pop(pid, None)
+            ctl = self.spares.pop(pid, None) or self.retiring.pop(pid, None)
             conn = None
             if ctl is None and pid in self.busy:
                 ctl, conn = self.busy.pop(pid)
@@ -342,18 +352,14 @@ class _Worker:
             pass
 
     def _shutdown(self):
-        for ctl in self.spares.values():
-            try:
-                cl.send_message(ctl, {"retire": True})
-            except OSError:
-                pass
+        self._retire_spares()
         try:
             if os.stat(self.path).st_ino == self.inode:
                 os.unlink(self.path)
         except OSError:
             pass
         deadline = time.monotonic() + 5
-        while self.spares and time.monotonic() < deadline:  # jobs in progress finish on their own
+        while self.retiring and time.monotonic() < deadline:  # jobs in progress finish on their own
             self._reap()
             time.sleep(0.01)
 
@@ -372,7 +378,8 @@ class _Spare:
         signal.set_wakeup_fd(-1)
         for fd in worker.wake:
             os.close(fd)
-        for other in list(worker.spares.values()) + [c for pair in worker.busy.values() for c in pair if c]:
+        for other in (list(worker.spares.values()) + list(worker.retiring.values())
+                      + [c for pair in worker.busy.values() for c in pair if c]):
             other.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -428,7 +435,11 @@ class _Spare:
                 cl.send_message(self.ctl, {"stop": True})
             return
         cl.send_message(conn, {"accepted": True, "pid": os.getpid()})
-        cl.send_message(self.ctl, {"busy": True}, fds=[conn.fileno()])
+        try:
+            cl.send_message(self.ctl, {"busy": True}, fds=[conn.fileno()])
+        except OSError:
+            pass  # the worker has gone (stopped meanwhile): the client has been told yes, so run the job
+
         self.worker.listener.close()
         _Job(self.worker, self.ctl, conn, request, fds).run()  # never returns
 
