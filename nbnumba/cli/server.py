@@ -439,7 +439,6 @@ class _Spare:
             cl.send_message(self.ctl, {"busy": True}, fds=[conn.fileno()])
         except OSError:
             pass  # the worker has gone (stopped meanwhile): the client has been told yes, so run the job
-
         self.worker.listener.close()
         _Job(self.worker, self.ctl, conn, request, fds).run()  # never returns
 

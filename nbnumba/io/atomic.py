@@ -16,10 +16,9 @@ What happens depends on what the output path is:
 
 A process killed while writing (SIGKILL) leaves its temporary file behind; the next write to the same
 target removes the temporaries of that name whose process is no longer running on this machine (the
-PID and a host tag are in the name; each folder is listed once per process; a zombie process counts as
-no longer running). While a temporary file
-exists, SIGTERM and SIGHUP (when left at their default action) remove it before the process ends by
-the signal.
+PID and a host tag are in the name; each folder is listed once per process; a zombie, killed but not
+yet reaped, is no longer running). While a temporary file exists, SIGTERM and SIGHUP (when left at
+their default action) remove it before the process ends by the signal.
 """
 from __future__ import annotations
 
