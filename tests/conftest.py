@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from nbnumba import limits
 from nbnumba.render.device import cuda_unavailable_reason
 
 collect_ignore = ["cuda"] if cuda_unavailable_reason() is not None else []
@@ -21,3 +22,12 @@ def _scipy_stays_importable():
     yield
     if not had_scipy and "scipy" in sys.modules and sys.modules["scipy"] is None:
         del sys.modules["scipy"]
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A private current folder for a test that runs the command in this process, with no memory limit
+    set from outside (``NBNUMBA_MEMORY_LIMIT``)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(limits.LIMIT_ENV, raising=False)
+    return tmp_path

@@ -63,6 +63,18 @@ def relative_max_difference(ours, ref):
     return diff / scale if scale > 0 else diff
 
 
+def assert_smv_matches(ours, ref, off_by_one_fraction):
+    """Two SMV files (bytes): the same 512-byte header, and pixels equal but for at most
+    ``off_by_one_fraction`` of them differing by one ADU."""
+    assert ours[:512] == ref[:512], "SMV headers differ"
+    a = np.frombuffer(ours[512:], np.uint16).astype(np.int64)
+    b = np.frombuffer(ref[512:], np.uint16).astype(np.int64)
+    assert a.shape == b.shape
+    off = np.abs(a - b)
+    assert off.max() <= 1, "SMV pixels differ by up to %d ADU" % off.max()
+    assert np.count_nonzero(off) <= off_by_one_fraction * off.size, "%d SMV pixels differ" % np.count_nonzero(off)
+
+
 def without_device_line(lines):
     """Printed lines less nbnumba's "nbnumba: rendering on ..." line (where the kernel runs), which the
     C program does not print."""

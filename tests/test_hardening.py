@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import assert_refused, run_cli
 
 from nbnumba import limits
-from nbnumba.cli.main import main_argv
 from nbnumba.errors import ExitStatus
 
 EXIT_INPUT_ERROR, EXIT_INTERRUPTED = ExitStatus.INPUT_ERROR, ExitStatus.INTERRUPTED
@@ -36,33 +36,6 @@ def smv_bytes(width=4, height=4, extra="", pixels=None):
             f"SIZE1={width};\nSIZE2={height};\nPIXEL_SIZE=0.1;\n{extra}}}\f").encode("latin-1")
     data = np.ones((height, width), "<u2") if pixels is None else pixels
     return head.ljust(HEADER_BYTES, b" ") + data.tobytes()
-
-
-def run_cli(argv, capsys):
-    """main_argv in the current folder: (status, stdout, stderr)."""
-    status = main_argv(argv)
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_refused(status, out, err, folder, inputs, *fragments):
-    """Exit 2, one 'nbnumba: error:' line (other stderr lines are WARNINGs) holding every fragment,
-    no traceback, and no file in `folder` but the inputs."""
-    assert status == EXIT_INPUT_ERROR, err
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    errors = [line for line in lines if line.startswith("nbnumba: error: ")]
-    assert len(errors) == 1 and all(line.startswith("WARNING: ") for line in lines if line not in errors), err
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
-    assert sorted(os.listdir(folder)) == sorted(inputs)
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(limits.LIMIT_ENV, raising=False)
-    return tmp_path
 
 
 def write_inputs(folder, files):

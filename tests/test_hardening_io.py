@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from nbnumba import limits
-from nbnumba.cli.main import main_argv
 from nbnumba.errors import ExitStatus, InputError
 from nbnumba.io import atomic
 from nbnumba.io.atomic import atomic_open, atomic_write, check_writable
@@ -41,12 +41,6 @@ RUN = ["-cell", "10", "10", "10", "90", "90", "90", "-default_F", "100", "-detpi
 FLOAT_BYTES = 4 * PIXELS * PIXELS
 SMV_BYTES = HEADER_BYTES + 2 * PIXELS * PIXELS
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-def run_cli(argv, capsys):
-    status = main_argv(argv)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def one_error(status, out, err, *fragments):
@@ -67,12 +61,6 @@ def listing(folder):
 
 def temps(folder):
     return [name for name in os.listdir(folder) if name.endswith(".tmp")]
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _env(**extra):

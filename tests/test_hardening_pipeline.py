@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import assert_refused, run_cli
 
-from nbnumba import limits
 from nbnumba.cli.main import main_argv
-from nbnumba.errors import ExitStatus, InputError
+from nbnumba.errors import InputError
 from nbnumba.io.smv import HEADER_BYTES
 from nbnumba.kernels import physics as ph
 from nbnumba.kernels import types as kt
@@ -33,33 +33,6 @@ BASE = ["-cell", "10", "10", "10", "90", "90", "90", "-default_F", "100", "-detp
 #: the issue's B
 B = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5", "-detpixels", "64"]
 BOX_HKL = b"-3000 -100 -100 10\n0 100 100 10\n"
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(limits.LIMIT_ENV, raising=False)
-    return tmp_path
-
-
-def run_cli(argv, capsys):
-    status = main_argv(argv)
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_refused(status, out, err, folder, inputs, *fragments):
-    """Exit 2, one 'nbnumba: error:' line holding every fragment, no traceback, and no file in
-    `folder` but the inputs (unchanged)."""
-    assert status == ExitStatus.INPUT_ERROR, err
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    errors = [line for line in lines if line.startswith("nbnumba: error: ")]
-    assert len(errors) == 1 and all(line.startswith("WARNING: ") for line in lines if line not in errors), err
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
-    assert sorted(os.listdir(folder)) == sorted(inputs)
-    return errors[0]
 
 
 def smv_bytes(width, height):
@@ -368,7 +341,6 @@ def test_a_later_output_failing_leaves_none_of_the_runs_files(tmp_path, monkeypa
     """Issue 14 item 10: the outputs of a run are all or nothing. When a later output fails (here the PGM
     writer; in the wild -pixel 1e-320, whose SMV header no longer fits in 512 bytes) or the run is
     interrupted while writing, the earlier outputs are neither created nor replaced."""
-    from nbnumba.cli.main import main_argv
     from nbnumba.errors import InputError
     from nbnumba.outputs import registry
     monkeypatch.chdir(tmp_path)
@@ -402,7 +374,6 @@ def test_a_later_output_failing_leaves_none_of_the_runs_files(tmp_path, monkeypa
 def test_an_smv_header_that_does_not_fit_leaves_no_file(tmp_path, monkeypatch, capsys):
     """-pixel 1e-320: the SMV header's numbers no longer fit in its 512 bytes; the run stops with one
     line and the float image written before it is not left behind."""
-    from nbnumba.cli.main import main_argv
     monkeypatch.chdir(tmp_path)
     argv = ["-cell", "10", "10", "10", "90", "90", "90", "-default_F", "100", "-detpixels", "4", "-oversample", "1",
             "-nonoise", "-nopgm", "-floatfile", "f.bin", "-intfile", "i.img", "-pixel", "1e-320"]

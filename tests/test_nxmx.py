@@ -12,8 +12,8 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
-from nbnumba.cli.main import main_argv
 from nbnumba.errors import ExitStatus
 
 EXIT_INPUT_ERROR, EXIT_INTERRUPTED = ExitStatus.INPUT_ERROR, ExitStatus.INTERRUPTED
@@ -27,18 +27,6 @@ RUN = ["-cell", "20", "30", "40", "90", "90", "90", "-default_F", "100", "-N", "
 OUT = ["-floatfile", "f.bin", "-intfile", "i.img", "-noisefile", "n.img"]
 C20, S20 = math.cos(math.radians(20)), math.sin(math.radians(20))
 C10 = math.cos(math.radians(10))
-
-
-def run_cli(argv, capsys):
-    status = main_argv(argv)
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def walk_chain(f, path):

@@ -491,7 +491,8 @@ FLAGS: tuple[Flag, ...] = (
          sets=("device",)),
     Flag("--precision", G_PORT, CHOICE, "real type of the pixel kernel: double (default; nanoBragg.c's images) or "
          "single (float32 lattice and structure factors, within 1e-6 of the maximum of nanoBragg.c's images; for "
-         "GPUs with slow float64, slower than double on a CPU). $NBNUMBA_PRECISION sets the default; -precision is nanoBraggCUDA's spelling",
+         "GPUs with slow float64, slower than double on a CPU). $NBNUMBA_PRECISION sets the default; "
+         "-precision is nanoBraggCUDA's spelling",
          metavar="{double,single}", nargs=1, aliases=("-precision",), choices=Precision.values(),
          sets=("precision",)),
     _switch("--version", G_PORT, "print the nbnumba version and exit", status=COMMAND),
