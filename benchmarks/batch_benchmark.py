@@ -10,7 +10,6 @@ load. Writes ``<out>.md`` and ``<out>.json``: wall time and images per second of
     python benchmarks/batch_benchmark.py --jobs 4 --detpixels 16           # smoke run
 """
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_benchmark import INPUTS, OURS, ROOT, WORKLOADS, git_commit, machine, summary, timed  # noqa: E402
+from cpu_benchmark import INPUTS, OURS, ROOT, WORKLOADS, git_commit, machine, summary, timed, write_report  # noqa: E402
 
 BATCH = [sys.executable, "-c", "from nbnumba.cli.batch import main; main()"]
 
@@ -119,10 +118,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "reports" / "batch_benchmark"))
     args = parser.parse_args(argv)
     report = run(args)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    sys.stdout.write(markdown(report))
+    write_report(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":

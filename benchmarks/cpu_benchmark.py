@@ -360,6 +360,15 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def write_report(out, report, text):
+    """``OUT.json`` (the report) and ``OUT.md`` (its text), and the text on stdout: every benchmark's ending."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    out.with_suffix(".md").write_text(text)
+    sys.stdout.write(text)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--c-bin", help="nanoBragg.c executable (default: $NB_C_BIN; none: nbnumba only)")
@@ -377,11 +386,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "reports" / "cpu_benchmark"), help="writes OUT.md and OUT.json")
     args = ap.parse_args(argv)
     report = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.out, report, markdown(report))
     return 0
 
 

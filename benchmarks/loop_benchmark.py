@@ -23,7 +23,6 @@ writes and reuses bytecode caches in every way (``PYTHONDONTWRITEBYTECODE`` is c
 compiles the bytecode once).
 """
 import argparse
-import json
 import os
 import shlex
 import shutil
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_benchmark import INPUTS, ROOT, WORKLOADS, git_commit, machine  # noqa: E402
+from cpu_benchmark import INPUTS, ROOT, WORKLOADS, git_commit, machine, write_report  # noqa: E402
 
 
 def commands(python):
@@ -241,10 +240,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "reports" / "loop_benchmark"))
     args = parser.parse_args(argv)
     report = run(args)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    sys.stdout.write(markdown(report))
+    write_report(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":
