@@ -3,17 +3,13 @@
 status 2 (130 for Ctrl-C), no traceback, and no output or temporary file left in the folder."""
 import contextlib
 import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import assert_refused, run_cli
+from cli_helpers import assert_refused, command_process, read_until, run_cli
 
 from nbnumba import limits
 from nbnumba.errors import ExitStatus
@@ -308,29 +304,10 @@ def test_ctrl_c_during_the_render_leaves_no_file(tmp_path):
             "-oversample", "3", "-mosaic", "0.5", "-mosaic_domains", "4", "-nonoise", "-nopgm"] + OUTPUTS
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-c", "from nbnumba.cli.main import main; main()"] + argv,
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
-                              daemon=True)
-    reader.start()
-    out = []
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # wait for the last set-up line before rendering, at most 60 s
-            line = lines.get(timeout=max(deadline - time.monotonic(), 0.001))
-            if line is None:
-                pytest.fail("the run ended before rendering: " + proc.stderr.read())
-            out.append(line)
-            if "pixel oversample steps" in line:
-                break
+    with command_process(argv, tmp_path, env) as (proc, lines):
+        out = read_until(proc, lines, "pixel oversample steps", 60)  # the last set-up line before rendering
         proc.send_signal(signal.SIGINT)
         err = proc.stderr.read() if proc.wait(timeout=60) is not None else ""
-        reader.join(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     while not lines.empty():
         out.append(lines.get() or "")
     out = "".join(out)

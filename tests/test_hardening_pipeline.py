@@ -7,17 +7,15 @@ import dataclasses
 import importlib
 import math
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import assert_refused, run_cli
+from cli_helpers import assert_refused, command_process, read_until, run_cli
 
 from nbnumba.cli.main import main_argv
 from nbnumba.errors import InputError
@@ -233,20 +231,8 @@ def test_ctrl_c_stops_a_heavy_render_within_seconds(tmp_path):
                       "w.img"], cwd=tmp_path, env=env, capture_output=True, timeout=600, check=True)
     for name in os.listdir(tmp_path):
         os.unlink(tmp_path / name)
-    proc = subprocess.Popen([sys.executable, "-c", "from nbnumba.cli.main import main; main()"] + argv,
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
-                              daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # wait for the render to start
-            line = lines.get(timeout=max(deadline - time.monotonic(), 0.001))
-            if line is None:
-                pytest.fail("the run ended before rendering: " + proc.stderr.read())
-            if line.startswith("nbnumba: rendering"):
-                break
+    with command_process(argv, tmp_path, env) as (proc, lines):
+        read_until(proc, lines, "nbnumba: rendering", 120)
         time.sleep(3.0)  # inside the render (the whole render takes minutes)
         assert proc.poll() is None
         sent = time.monotonic()
@@ -254,11 +240,6 @@ def test_ctrl_c_stops_a_heavy_render_within_seconds(tmp_path):
         proc.wait(timeout=120)
         latency = time.monotonic() - sent
         err = proc.stderr.read()
-        reader.join(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == -signal.SIGINT, err  # dies of SIGINT after cleaning up, so a shell loop stops
     assert err.strip() == "nbnumba: interrupted"
     assert latency < 10.0, latency
