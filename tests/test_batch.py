@@ -491,6 +491,19 @@ def test_a_second_mpi_batch_is_refused_by_every_rank(tmp_path):
     assert not (tmp_path / "f.bin").exists() and not (tmp_path / "g.bin").exists()
 
 
+def test_an_mpi_batch_refused_by_one_rank_is_refused_by_every_rank(tmp_path):
+    """A check only rank 0 makes (the --hdf5 path): every rank learns of the refusal and ends (they used
+    to wait for rank 0 in their final exchange for ever)."""
+    mpiexec = _mpiexec()
+    stage(tmp_path, f"{TINY} -floatfile f.bin -intfile i.img\n{TINY} -phi 1 -floatfile g.bin -intfile j.img\n")
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "nbnumba.cli.batch", "jobs.txt", "--hdf5",
+                           "no/such/folder/all.h5"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    _one_line(done.stderr, "no/such/folder/all.h5")
+    assert not (tmp_path / "f.bin").exists() and not (tmp_path / "g.bin").exists()
+
+
 def test_an_unwritable_state_file_is_refused_before_any_job(tmp_path, monkeypatch, capsys):
     """A job file on a read-only file system rendered every job, then counted all as failed."""
     import errno

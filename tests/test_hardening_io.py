@@ -6,6 +6,7 @@ Devices are stood in for by FIFOs and symlinks in a temporary folder; nothing is
 real /dev node (/dev/zero and /dev/urandom are only read, through symlinks). Every FIFO test has a
 thread on the other end and ends it, and every subprocess is killed in a ``finally``."""
 import contextlib
+import errno
 import importlib.util
 import io
 import os
@@ -563,6 +564,17 @@ def test_sigkill_leftover_is_removed_by_the_next_run_writing_that_file(tmp_path)
                             cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert listing(tmp_path) == sorted([alive, other_host, other_file, "o.img", "out.bin"])
+
+
+def test_a_full_disk_while_writing_is_one_error_and_changes_nothing(folder):
+    """A write that fails inside the block (ENOSPC) gives the one-line error for the target, as a device
+    does, not a bare OSError (the --trace-pixel writer had no wrapper of its own), and the old file stays."""
+    (folder / "out.bin").write_bytes(b"old")
+    with pytest.raises(InputError, match="^cannot write out.bin: No space left on device$"):
+        with atomic_open("out.bin") as handle:
+            handle.write(b"new")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert listing(folder) == ["out.bin"] and (folder / "out.bin").read_bytes() == b"old"
 
 
 def test_leftover_of_a_killed_process_not_yet_reaped_is_removed(tmp_path):

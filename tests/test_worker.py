@@ -223,7 +223,7 @@ def wait_until_no_job_in(path, timeout=120):
     assert not processes_in(path)
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigkill"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup", "sigkill"])
 def test_interrupting_the_client_stops_the_job_without_a_partial_file(worker, tmp_path, how):
     cwd = folder(tmp_path, "job")
     (cwd / "cubic.hkl").unlink()
@@ -232,7 +232,8 @@ def test_interrupting_the_client_stops_the_job_without_a_partial_file(worker, tm
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_line(proc, "pixel oversample steps")
-        proc.send_signal({"ctrl-c": signal.SIGINT, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}[how])
+        proc.send_signal({"ctrl-c": signal.SIGINT, "sigterm": signal.SIGTERM, "sighup": signal.SIGHUP,
+                          "sigkill": signal.SIGKILL}[how])
         proc.wait(timeout=120)
         err = proc.stderr.read()
     finally:
@@ -242,8 +243,9 @@ def test_interrupting_the_client_stops_the_job_without_a_partial_file(worker, tm
     assert worker.jobs() == before + 1
     if how == "ctrl-c":
         assert proc.returncode == -signal.SIGINT and err.strip() == "nbnumba: interrupted"
-    elif how == "sigterm":
-        assert proc.returncode == -signal.SIGTERM and err.strip() == "nbnumba: interrupted"
+    elif how in ("sigterm", "sighup"):  # a closed terminal (SIGHUP) stops the job as SIGTERM does
+        signum = signal.SIGTERM if how == "sigterm" else signal.SIGHUP
+        assert proc.returncode == -signum and err.strip() == "nbnumba: interrupted", (proc.returncode, err)
     else:
         assert proc.returncode == -signal.SIGKILL
     wait_until_no_job_in(cwd)
@@ -352,9 +354,11 @@ def test_the_client_imports_nothing_heavy():
     assert out.strip() == "False"
 
 
-def test_a_crashing_job_takes_no_other_job_down(worker, tmp_path):
-    """A job that dies (here: SIGSEGV sent to it) ends its own client by the same signal; a job running
-    beside it completes, and the worker serves the next request."""
+@pytest.mark.parametrize("signum", [signal.SIGSEGV, signal.SIGKILL], ids=["SIGSEGV", "SIGKILL"])
+def test_a_crashing_job_takes_no_other_job_down(worker, tmp_path, signum):
+    """A job that dies (SIGSEGV sent to it, or SIGKILL as from the out-of-memory killer) ends its own
+    client by the same signal; a job running beside it completes, and the worker serves the next
+    request."""
     crashing, beside = folder(tmp_path, "crash"), folder(tmp_path, "beside")
     env = dict(worker.env, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(CLIENT + SLOW, cwd=crashing, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -365,7 +369,7 @@ def test_a_crashing_job_takes_no_other_job_down(worker, tmp_path):
                                  env=worker.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         jobs = [pid for pid in processes_in(crashing) if pid != proc.pid]
         assert len(jobs) == 1  # the job's process (the worker's child, in the client's folder)
-        os.kill(jobs[0], signal.SIGSEGV)
+        os.kill(jobs[0], signum)
         proc.wait(timeout=120)
         out, err = other.communicate(timeout=600)
     finally:
@@ -373,7 +377,7 @@ def test_a_crashing_job_takes_no_other_job_down(worker, tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    assert proc.returncode == -signal.SIGSEGV
+    assert proc.returncode == -signum, proc.stderr.read()
     assert other.returncode == 0 and (beside / "o.bin").stat().st_size == 64 * 64 * 4, err
     wait_until_no_job_in(crashing)
     assert not [n for n in os.listdir(crashing) if n.startswith(".") or n.startswith("out.")]

@@ -127,6 +127,7 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
     if use_mpi is None:
         use_mpi = batch.mpi_launched()
     rank, size, comm = 0, 1, None
+    error = None
     try:
         if use_mpi:
             rank, size, comm = batch.mpi_world()
@@ -141,17 +142,19 @@ def batch_main(jobfile, batch_seed=1, log_dir=None, force=False, device=None, us
             check_writable(hdf5_path)
             compression_options(hdf5_compression)  # bitshuffle without hdf5plugin: refused now
     except (InputError, OSError) as exc:
-        click.echo("%s: error: %s" % (PROG, exc.strerror if isinstance(exc, OSError) else exc), err=True)
-        return EXIT_USAGE
+        error = str(exc.strerror if isinstance(exc, OSError) else exc)
+        if comm is None:
+            click.echo("%s: error: %s" % (PROG, error), err=True)
+            return EXIT_USAGE
     use_rank_state = comm is not None and size > 1
-    # the batch lock (rank 0 for all ranks) and a writable state file, before any job: every rank
-    # learns whether any rank failed, and all refuse together
+    # the checks above (some on rank 0 only), the batch lock (rank 0 for all ranks) and a writable state
+    # file, before any job: every rank learns whether any rank failed, and all refuse together
     with contextlib.ExitStack() as held:
-        error = None
-        try:
-            held.enter_context(batch.batch_guard(jobfile, rank, use_rank_state))
-        except InputError as exc:
-            error = str(exc)
+        if error is None:
+            try:
+                held.enter_context(batch.batch_guard(jobfile, rank, use_rank_state))
+            except InputError as exc:
+                error = str(exc)
         if comm is not None:
             error = next((e for e in comm.allgather(error) if e), None)
         if error is not None:

@@ -164,16 +164,21 @@ def receive_message(sock, with_fds=False):
                         for i in range(0, len(payload) - len(payload) % 4, 4)]
     else:
         head = sock.recv(4)
-    body = None
-    if head:
-        head = _receive_exactly(sock, 4, head)
-        if head is not None:
-            body = _receive_exactly(sock, int.from_bytes(head, "big"))
+    try:
+        body = None
+        if head:
+            head = _receive_exactly(sock, 4, head)
+            if head is not None:
+                body = _receive_exactly(sock, int.from_bytes(head, "big"))
+        value = None if body is None else marshal.loads(body)
+    except BaseException:  # a time-out or a bad message: the descriptors that came are not kept open
+        for fd in fds:
+            os.close(fd)
+        raise
     if body is None:
         for fd in fds:
             os.close(fd)
         return (None, []) if with_fds else None
-    value = marshal.loads(body)
     return (value, fds) if with_fds else value
 
 
@@ -233,11 +238,13 @@ def run_in_worker(argv):
     job = {"op": "run", "protocol": PROTOCOL, "key": key, "argv": list(argv), "cwd": cwd, "umask": umask,
            "env": dict(os.environ), "argv0": sys.argv[0] if sys.argv else "nbnumba"}
     forwarded = {}
+    accepted = False
     try:
         send_message(sock, job, fds=(0, 1, 2))
         reply = receive_message(sock)
         if not reply or not reply.get("accepted"):
             return None
+        accepted = True
         sock.settimeout(None)
 
         def forward(signum, _frame):
@@ -252,17 +259,22 @@ def run_in_worker(argv):
         while True:
             message = receive_message(sock)
             if message is None:
-                # the worker went away without a word (it was killed): as a killed job
-                sys.stderr.write("nbnumba: error: the nbnumba worker stopped during the run\n")
-                return ("exit", 1)
+                break
             if "exit" in message:
                 return ("exit", int(message["exit"]))
             if "died" in message:
                 return ("signal", int(message["died"]))
     except (OSError, ValueError, EOFError, TypeError):
-        return None
+        if not accepted:
+            return None  # nothing ran: the caller runs the command here
     finally:
+        for signum, handler in forwarded.items():
+            signal.signal(signum, handler)
         sock.close()
+    # the job was taken, then the worker went away without a word (it was killed): as a killed job, and
+    # never run a second time here
+    sys.stderr.write("nbnumba: error: the nbnumba worker stopped during the run\n")
+    return ("exit", 1)
 
 
 def end_process(how, value):
@@ -274,8 +286,11 @@ def end_process(how, value):
         except (OSError, ValueError):
             pass
     if how == "signal":
-        signal.signal(value, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [value])
+        try:  # SIGKILL and SIGSTOP (a job the kernel killed) have no handler to reset
+            signal.signal(value, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [value])
+        except (OSError, ValueError):
+            pass
         os.kill(os.getpid(), value)
         value = 128 + value
     os._exit(value)

@@ -242,6 +242,7 @@ def _environments(threads: int | None) -> tuple[dict, dict]:
     ours_env = dict(os.environ)
     root = str(Path(nbnumba.__file__).resolve().parent.parent)
     ours_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    ours_env["NBNUMBA_WORKER"] = "0"  # run (and time) it here, not in a warm worker
     if threads is not None:
         c_env["OMP_NUM_THREADS"] = str(threads)
         ours_env["NUMBA_NUM_THREADS"] = str(threads)

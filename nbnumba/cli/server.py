@@ -384,6 +384,7 @@ class _Spare:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the worker ignores it; a job takes its client's
 
     def run(self):
         listener = self.worker.listener

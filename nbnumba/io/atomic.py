@@ -435,16 +435,18 @@ def all_or_nothing() -> Iterator[None]:
             discard(temp)
         raise
     _DEFERRED = None
-    for index, (temp, target, path) in enumerate(pending):
-        try:
-            os.replace(temp, target)
-            _unregister(temp)
-        except BaseException as exc:
-            for later, _, _ in pending[index:]:
-                discard(later)
-            if isinstance(exc, OSError):
-                raise InputError(_message(path, exc)) from exc
-            raise
+    # the renames as one step: Ctrl-C between two of them would replace some targets and not others
+    with deferred_signals():
+        for index, (temp, target, path) in enumerate(pending):
+            try:
+                os.replace(temp, target)
+                _unregister(temp)
+            except BaseException as exc:
+                for later, _, _ in pending[index:]:
+                    discard(later)
+                if isinstance(exc, OSError):  # cannot be undone for the targets renamed before it
+                    raise InputError(_message(path, exc)) from exc
+                raise
 
 
 def temporary_path(path: PathLike) -> tuple[str, str]:
@@ -524,8 +526,9 @@ def atomic_open(path: PathLike) -> Iterator[BinaryIO]:
     ------
     InputError
         If the folder does not exist, the path is a folder or socket, or the file cannot be created,
-        written or renamed. Any exception raised inside the block (KeyboardInterrupt included)
-        removes the temporary file and propagates unchanged; `path` is left as it was.
+        written or renamed (an OSError inside the block, a full disk, becomes this one-line error).
+        Any other exception raised inside the block (KeyboardInterrupt included) removes the temporary
+        file and propagates unchanged; `path` is left as it was.
     """
     kind, target = output_kind(path)
     if kind == STREAM:
@@ -546,8 +549,10 @@ def atomic_open(path: PathLike) -> Iterator[BinaryIO]:
     try:
         with handle:
             yield handle
-    except BaseException:
+    except BaseException as exc:
         discard(temp)
+        if isinstance(exc, OSError):  # a write or the close failed (a full disk): as for a device
+            raise InputError(_message(path, exc)) from exc
         raise
     if _DEFERRED is not None:
         _DEFERRED.append((temp, target, path))
@@ -577,8 +582,5 @@ def atomic_write(path: PathLike, data: bytes) -> None:
     InputError
         If the folder does not exist or the file cannot be written.
     """
-    try:
-        with atomic_open(path) as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise InputError(_message(path, exc)) from exc
+    with atomic_open(path) as handle:
+        handle.write(data)

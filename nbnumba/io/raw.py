@@ -28,11 +28,8 @@ def write_float_image(path, image) -> None:
         If the file cannot be written.
     """
     data = np.ascontiguousarray(image, dtype=np.float32)
-    try:
-        with atomic_open(path) as handle:
-            handle.write(memoryview(data).cast("B"))
-    except OSError as exc:
-        raise InputError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from exc
+    with atomic_open(path) as handle:  # InputError if it cannot be written
+        handle.write(memoryview(data).cast("B"))
 
 
 def read_float_image(path, fpixels: int, spixels: int) -> np.ndarray:

@@ -177,12 +177,9 @@ def write_smv(path, header_text: str, image_uint16) -> None:
     if image.dtype.kind != "u" or image.dtype.itemsize != 2:
         raise TypeError(f"write_smv needs a uint16 image, got {image.dtype}")
     data = np.ascontiguousarray(image, dtype=np.dtype("=u2"))
-    try:
-        with atomic_open(path) as handle:
-            handle.write(head.ljust(HEADER_BYTES, b" "))
-            handle.write(memoryview(data).cast("B"))
-    except OSError as exc:
-        raise InputError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from exc
+    with atomic_open(path) as handle:  # InputError if it cannot be written
+        handle.write(head.ljust(HEADER_BYTES, b" "))
+        handle.write(memoryview(data).cast("B"))
 
 
 @dataclass
