@@ -293,14 +293,6 @@ def append_record(path, record: dict) -> None:
         os.fsync(handle.fileno())
 
 
-def remove_stale_temps(paths) -> None:
-    """Remove the temporary files that ``nbnumba.io.atomic`` leaves next to ``paths`` when a process is
-    killed while writing (``.<name>.<pid>-<host>.<random>.tmp``, and the older ``.<name>.<pid>.tmp``),
-    for processes on this machine no longer running. Each folder is listed once per process
-    (:func:`nbnumba.io.atomic.remove_stale_temps`), so a batch of many jobs in one folder lists it once."""
-    atomic.remove_stale_temps(paths)
-
-
 # ---------------------------------------------------------------------------------------------- MPI
 
 def mpi_launched() -> bool:
@@ -409,7 +401,7 @@ def run_batch(jobfile, batch_seed: int = 1, log_dir=None, force: bool = False, d
                 log_lines += ["WARNING: %s" % w for w in parse_warnings]
                 outputs = [os.path.abspath(p) for p in output_paths(params)]
                 key = job_key(job, batch_seed)
-                remove_stale_temps(outputs + ([params.dumpfilename] if params.hklfilename else []))
+                atomic.remove_stale_temps(outputs + ([params.dumpfilename] if params.hklfilename else []))
                 if any(verified(r, key, outputs, shared) for r in records.get(job.line, ())):
                     summary.skipped += 1
                     log_lines = None  # keep the log of the run that made the files
@@ -469,7 +461,7 @@ def assemble_hdf5(jobfile, path, batch_seed: int = 1, compression: str = "gzip",
                                  % (", ".join(str(n) for n in lines[:5]), params.floatfilename))
         if missing or not ready:
             return missing
-        remove_stale_temps([path])
+        atomic.remove_stale_temps([path])
         writer = None
         try:
             for params in ready:

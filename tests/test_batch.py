@@ -451,7 +451,8 @@ def test_stale_temporaries_of_killed_runs_are_still_removed(tmp_path, monkeypatc
     from nbnumba.io import atomic
     stage(tmp_path, f"{TINY} -floatfile f.bin -intfile i.img\n")
     dead = 2**22 + 1  # above the largest PID Linux gives
-    stale = [f".f.bin.{dead}-{atomic.host_tag()}.0123456789ab.tmp", f".i.img.{dead}.tmp"]
+    stale = [f".f.bin.{dead}-{atomic.host_tag()}.0123456789ab.tmp",
+             f".i.img.{dead}-{atomic.host_tag()}.ba9876543210.tmp"]
     for name in stale:
         (tmp_path / name).write_bytes(b"partial")
     assert run_batch_here(tmp_path, monkeypatch) == 0

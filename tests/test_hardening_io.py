@@ -553,17 +553,18 @@ def test_sigkill_leftover_is_removed_by_the_next_run_writing_that_file(tmp_path)
         assert proc.wait(timeout=60) == -signal.SIGKILL
     leftover = temps(tmp_path)
     assert len(leftover) == 1
-    # another machine's and a running process's temporaries, and another file's, are not touched
+    # another machine's and a running process's temporaries, and another file's, are not touched, nor is
+    # a name without the host tag and random part (it could be the user's own file)
     alive = ".out.bin.%d-%s.%s.tmp" % (os.getpid(), atomic.host_tag(), "c" * 12)
     other_host = ".out.bin.%d-%s.%s.tmp" % (2**22 + 1, "0" * 6 if atomic.host_tag() != "0" * 6 else "1" * 6, "d" * 12)
     other_file = ".o2.bin.%d-%s.%s.tmp" % (2**22 + 1, atomic.host_tag(), "e" * 12)
-    legacy = ".out.bin.%d.tmp" % (2**22 + 1)  # the old name, for a PID that cannot exist
-    for name in (alive, other_host, other_file, legacy):
+    users = ".out.bin.%d.tmp" % (2**22 + 1)  # for a PID that cannot exist
+    for name in (alive, other_host, other_file, users):
         (tmp_path / name).write_bytes(b"")
     result = subprocess.run([sys.executable, "-m", "nbnumba"] + RUN + ["-floatfile", "out.bin", "-intfile", "o.img"],
                             cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert listing(tmp_path) == sorted([alive, other_host, other_file, "o.img", "out.bin"])
+    assert listing(tmp_path) == sorted([alive, other_host, other_file, users, "o.img", "out.bin"])
 
 
 def test_a_full_disk_while_writing_is_one_error_and_changes_nothing(folder):

@@ -46,9 +46,10 @@ ABSENT, REGULAR, STREAM = "absent", "regular file", "device or FIFO"
 _NAME_MAX = 255
 #: bytes a temporary name adds to the target's name: '.', '.PID' (<= 7 digits), '-HOST', '.RANDOM', '.tmp'
 _TEMP_OVERHEAD = 1 + 8 + 7 + 13 + 4
-#: a temporary file of this module: ``.NAME.PID-HOST.RANDOM.tmp`` (and the older ``.NAME.PID.tmp``)
-TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?P<pid>[0-9]+)"
-                       r"(?:-(?P<host>[0-9a-f]{6})\.(?P<random>[0-9a-f]{12}))?\.tmp$", re.ASCII | re.DOTALL)
+#: a temporary file of this module: ``.NAME.PID-HOST.RANDOM.tmp`` (an older ``.NAME.PID.tmp`` could be a
+#: user's own file, and is never removed)
+TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{6})\.(?P<random>[0-9a-f]{12})\.tmp$",
+                       re.ASCII | re.DOTALL)
 #: signals that end the process by default and remove the live temporary files first
 CLEANUP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -350,7 +351,7 @@ def _remove_stale(folder: str, name: str) -> None:
     for entry in list(names):
         match = TEMP_NAME.match(entry)
         path = os.path.join(folder, entry)
-        if match["host"] not in (None, _HOST) or _process_alive(int(match["pid"])) or path in _LIVE:
+        if match["host"] != _HOST or _process_alive(int(match["pid"])) or path in _LIVE:
             continue
         with contextlib.suppress(OSError):
             os.unlink(path)
