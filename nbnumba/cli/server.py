@@ -85,7 +85,7 @@ def _process_gone(pid):
 
 
 def start(idle):
-    """Start a detached worker for this build unless one answers; return its status reply."""
+    """Start a detached worker for this build unless one answers; return ``(status reply, started)``."""
     key = cl.build_key()
     path = cl.socket_path(key)
     _prepare_folder(os.path.dirname(path))
@@ -134,7 +134,8 @@ def start(idle):
 
 
 def stop(path=None, timeout=30.0):
-    """Stop this build's worker; True if one was running. Waits until its process is gone."""
+    """Stop this build's worker; True if one was running. Waits (at most ``timeout`` seconds) until its
+    process is gone."""
     status = cl.request("status", path)
     if status is None:
         return False

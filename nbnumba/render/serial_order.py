@@ -30,7 +30,7 @@ one function that turns a pass and a pixel index into the pixel function's argum
 kernel and for the serial trace (``nbnumba.render.plan.trace_pixel``). ``render_passes`` returns
 which ``PassArgs`` each pixel was last rendered with, so the trace re-evaluates a pixel as the image
 saw it. Neither pass changes a pixel that C would not have computed differently: the image does not
-depend on the number of threads, the row blocks or the device."""
+depend on the number of threads, the blocks of pixels or the device."""
 from __future__ import annotations
 
 import time
