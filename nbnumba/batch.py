@@ -27,13 +27,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from nbnumba.constants import MPI_ENV_VARS
 from nbnumba.errors import ExitStatus, InputError
 from nbnumba.io import atomic
 from nbnumba.io.atomic import atomic_open, forget_listings
 from nbnumba.io.hkl import cached_tables
 from nbnumba.io.nxmx import NXmxWriter
 from nbnumba.io.textcols import read_input
+from nbnumba.mpi import MPI_ENV_VARS
 from nbnumba.outputs.registry import output_paths
 from nbnumba.run import run
 from nbnumba.setup import params_from_argv, prepare

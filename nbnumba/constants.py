@@ -16,9 +16,6 @@ AVOGADRO = 6.02214179e23
 RTD = 180.0 * (1.0 / math.pi)
 #: C's DBL_MIN: the smallest normal double, nanoBragg.c's "effectively zero" in several tests
 DBL_MIN = 2.2250738585072014e-308
-#: environment variables that MPI launchers (MPICH/Hydra, Open MPI, PMIx, Intel MPI, Slurm PMI) set in each
-#: rank: under MPI, nbnumba-batch splits its jobs and the nbnumba command never uses a warm worker
-MPI_ENV_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
 #: water background (C L233-234, L2515): structure factor of water and its molecular weight (g/mol)
 WATER_F = 2.57
 WATER_MW = 18.0

@@ -18,15 +18,15 @@ otherwise, the client refuses to connect); both ends check the other's user id (
 name carries a key of this build (``build_key``): the package files' sizes and modification times, the
 Python and its ``site-packages`` folders; an upgrade or an edit of the package changes it, so the client
 never reaches a worker that runs other code (and that worker exits by itself)."""
-import _socket  # the C module: ``socket`` would import selectors, enum, array (start-up time)
+import _signal  # the C modules: ``signal`` imports enum, ``socket`` selectors, enum, array (start-up time)
+import _socket
 import marshal
 import os
-import signal
 import sys
 import zlib
 
 from nbnumba._version import __version__
-from nbnumba.constants import MPI_ENV_VARS
+from nbnumba.mpi import MPI_ENV_VARS
 
 #: ``NBNUMBA_WORKER=0`` (or ``off``/``no``/``false``): never use a worker
 WORKER_SWITCH = "NBNUMBA_WORKER"
@@ -38,7 +38,7 @@ STARTUP_NAMES = ("LANG", "LANGUAGE", "HOME", "TMPDIR", "XDG_CACHE_HOME", "HDF5_P
 #: the worker's own settings, not the job's
 WORKER_VARIABLES = ("NBNUMBA_WORKER", "NBNUMBA_WORKER_IDLE")
 #: the signals the client forwards to its job
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 #: bumped when the messages change
 PROTOCOL = 1
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -254,8 +254,8 @@ def run_in_worker(argv):
                 pass
 
         for signum in FORWARDED_SIGNALS:
-            if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored here (nohup, `&` in a script): not sent
-                forwarded[signum] = signal.signal(signum, forward)
+            if _signal.getsignal(signum) != _signal.SIG_IGN:  # ignored here (nohup, `&` in a script): not sent
+                forwarded[signum] = _signal.signal(signum, forward)
         while True:
             message = receive_message(sock)
             if message is None:
@@ -269,7 +269,7 @@ def run_in_worker(argv):
             return None  # nothing ran: the caller runs the command here
     finally:
         for signum, handler in forwarded.items():
-            signal.signal(signum, handler)
+            _signal.signal(signum, handler)
         sock.close()
     # the job was taken, then the worker went away without a word (it was killed): as a killed job, and
     # never run a second time here
@@ -287,8 +287,8 @@ def end_process(how, value):
             pass
     if how == "signal":
         try:  # SIGKILL and SIGSTOP (a job the kernel killed) have no handler to reset
-            signal.signal(value, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [value])
+            _signal.signal(value, _signal.SIG_DFL)
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, [value])
         except (OSError, ValueError):
             pass
         os.kill(os.getpid(), value)
@@ -304,7 +304,7 @@ def main():
             outcome = run_in_worker(argv)
         except KeyboardInterrupt:  # before the worker took the run (it stops a job whose client is gone)
             sys.stderr.write("nbnumba: interrupted\n")
-            outcome = ("signal", signal.SIGINT)
+            outcome = ("signal", _signal.SIGINT)
         if outcome is not None:
             end_process(*outcome)
     from nbnumba.cli.main import run_command  # noqa: PLC0415 -- start-up: only when no worker ran it
