@@ -154,6 +154,30 @@ def test_worker_run_is_byte_identical_to_a_direct_run(worker, tmp_path, case):
         assert expected.returncode in (0, 2)
 
 
+def test_commands_in_a_row_run_in_one_process_each_as_a_direct_run(worker, tmp_path):
+    """A shell loop's commands run one after another in one warm process (not one forked copy of the
+    worker per command), and each is still its own direct run: its folder, its umask (the files' modes),
+    its output, its exit status; a refused command (exit 2) leaves the process serving the next."""
+    jobs = [(0o077, SMALL + ["-floatfile", "o.bin", "-intfile", "o.img", "-noisefile", "o.noise", "-seed", "1"]),
+            (0o022, CASES["unknown flag"]),
+            (0o027, SMALL + ["-floatfile", "p.bin", "-pgmfile", "p.pgm", "-nonoise", "-lambda", "6.3"]),
+            (0o002, CASES["printout"])]
+    before = _request(worker.env, "status")
+    for k, (umask, argv) in enumerate(jobs):
+        direct, served = folder(tmp_path, "direct%d" % k), folder(tmp_path, "served%d" % k)
+        expected = run(argv, direct, dict(worker.env, NBNUMBA_WORKER="0"), umask=umask)
+        got = run(argv, served, worker.env, umask=umask)
+        assert (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+        assert files(served) == files(direct)
+        assert ({p.name: stat.S_IMODE(p.stat().st_mode) for p in served.iterdir()}
+                == {p.name: stat.S_IMODE(p.stat().st_mode) for p in direct.iterdir()})
+    after = _request(worker.env, "status")
+    assert after["jobs"] == before["jobs"] + len(jobs)
+    # one process served them: a command is told its status only once the process waits again (at most
+    # one fork for a command that raced a loaded machine's scheduler)
+    assert after["processes"] - before["processes"] <= 1, (before, after)
+
+
 def test_terminal_detection_and_order_follow_the_client(worker, tmp_path):
     """The job writes to the client's own descriptors: one file for stdout and stderr keeps their order,
     and the job's stdout is a terminal exactly when the client's is."""

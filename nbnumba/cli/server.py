@@ -3,14 +3,19 @@
 
 ``nbnumba-server start`` starts one detached worker for this build of nbnumba (see
 ``nbnumba.cli.client``) and returns once it answers. The worker imports numba and the whole pipeline,
-renders a tiny image to load the compiled code, then waits. It never runs a job itself: one spare child,
-forked from it ahead of time, waits on the socket; the child that takes a connection runs that one job
-and exits, and the worker forks the next spare. Each job is thus its own process, copied from a warm
-one: it takes the client's folder, umask, environment and stdin/stdout/stderr (received as descriptors),
-runs exactly what ``nbnumba`` runs, reports the exit status (or the signal it ended by) and exits without
-the interpreter's teardown. Two clients at once get two processes; a job that crashes takes no other job
-down (the worker tells its client the signal the job died of). The kernels a job loaded are loaded into
-the worker afterwards, so the next spare has them.
+renders a tiny image to load the compiled code, then waits. It never runs a job itself: a child forked
+from it (a spare) waits on the socket and runs the job of the connection it takes: it takes the client's
+folder, umask, environment and stdin/stdout/stderr (received as descriptors), runs exactly what
+``nbnumba`` runs and reports the exit status (or the signal it ended by). A job that ended cleanly (exit
+status 0 or 2, no signal) leaves its process as it found it (folder, environment, streams, descriptors
+0-2 on /dev/null; the client's terminal or pipes are released before the client is told the status) and
+the process waits for the next connection: a shell loop's commands all run in one warm process, whose
+memory is its own by then (a fresh copy of the worker spends a third of a small job's time copying the
+pages it writes). After any other end, and after ``JOBS_PER_PROCESS`` jobs, the process exits without
+the interpreter's teardown. While every process is busy, a client that connects gets a newly forked
+one: two clients at once get two processes, and a job that crashes takes no other job down (the worker
+tells its client the signal the job died of). The kernels and HKL tables a job loaded are loaded into
+the worker afterwards, so that the processes it forks later have them.
 
 Numba's threads run on its ``workqueue`` threading layer in the worker and its jobs: GNU OpenMP aborts
 in a process forked after a parallel region. The images do not depend on the threading layer.
@@ -44,6 +49,12 @@ IDLE_DEFAULT = 900.0
 START_TIMEOUT = 900.0
 #: how often the worker checks its sources and its socket
 CHECK_EVERY = 2.0
+#: jobs one process runs, one after another, before it exits and a fresh copy of the worker takes over
+JOBS_PER_PROCESS = 200
+#: idle processes kept (more are told to exit): as many as clients have recently run at once
+IDLE_KEPT = 4
+#: what a job replaces in ``sys`` (``_Job._adopt``) and its process puts back (``_Spare._reset``)
+_STREAM_NAMES = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
 #: a tiny run that loads every compiled function a common job uses (set-up, kernel, noise, statistics)
 WARM_ARGV = ["-hkl", "warm.hkl", "-cell", "100", "100", "100", "90", "90", "90", "-lambda", "6.2", "-N", "5",
              "-default_F", "100", "-distance", "100", "-detpixels", "16", "-pixel", "0.1", "-floatfile", "w.bin",
@@ -157,6 +168,7 @@ class _Worker:
         self.environment = cl.startup_environment(os.environ)  # as started, before the changes below
         self.key = cl.build_key()
         self.jobs = 0
+        self.forks = 0  # processes forked to run jobs (each runs jobs one after another)
         self.spares = {}  # pid -> control socket of an idle spare
         # pid -> control socket of a spare told to retire: it may have taken a connection just before
         # (then it reports "busy" and runs that job), so its socket stays open until it is reaped
@@ -227,18 +239,24 @@ class _Worker:
                 self.stopping = True
             if self.stopping:
                 break
-            if not self.spares:
+            if not self.spares and not self.busy:
                 self._fork_spare()
             controls = {ctl.fileno(): (pid, ctl) for pid, ctl in list(self.spares.items())
                         + list(self.retiring.items())}
             controls.update({ctl.fileno(): (pid, ctl) for pid, (ctl, _) in self.busy.items()})
-            ready, _, _ = select.select([wake_read] + list(controls), [], [], CHECK_EVERY)
+            # every process busy: a client that connects now gets a new one (its job would wait otherwise)
+            waiting = [self.listener.fileno()] if not self.spares else []
+            ready, _, _ = select.select([wake_read] + waiting + list(controls), [], [], CHECK_EVERY)
             for fd in ready:
                 if fd == wake_read:
                     try:
                         os.read(wake_read, 4096)
                     except BlockingIOError:
                         pass
+                    continue
+                if fd in waiting:
+                    if not self.spares:
+                        self._fork_spare()
                     continue
                 pid, ctl = controls[fd]
                 if self._control(pid, ctl):
@@ -269,10 +287,23 @@ class _Worker:
             self.busy[pid] = (ctl_socket, socket.socket(fileno=fds[0]) if fds else None)
             self.jobs += 1
             return True
+        if message.get("status") and fds:
+            with socket.socket(fileno=fds.pop()) as conn:
+                conn.settimeout(5.0)
+                self._tell(conn, self.status())
+        for fd in fds:
+            os.close(fd)
         if message.get("stop"):
             self.stopping = True
         if message.get("kernels") or message.get("tables"):
             self._learn(message.get("kernels"), message.get("tables") or [])
+        if message.get("idle") and pid in self.busy:  # its job ended cleanly: it waits for the next one
+            ctl_socket, conn = self.busy.pop(pid)
+            if conn is not None:
+                conn.close()
+            self.spares[pid] = ctl_socket
+            if len(self.spares) > IDLE_KEPT:
+                self._retire(pid)
         return False
 
     def _learn(self, kernels, tables):
@@ -298,17 +329,21 @@ class _Worker:
     def _retire_spares(self):
         """Tell the idle spares to exit (``_reap`` collects them). A spare may have taken a connection
         just before: it then reports "busy" and runs that job (``_control``)."""
-        for ctl in self.spares.values():
-            try:
-                cl.send_message(ctl, {"retire": True})
-            except OSError:
-                pass
-        self.retiring.update(self.spares)
-        self.spares.clear()
+        for pid in list(self.spares):
+            self._retire(pid)
+
+    def _retire(self, pid):
+        ctl = self.spares.pop(pid)
+        try:
+            cl.send_message(ctl, {"retire": True})
+        except OSError:
+            pass
+        self.retiring[pid] = ctl
 
     def _fork_spare(self):
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         gc.freeze()  # the copied objects stay shared: the collector does not touch them in the child
+        self.forks += 1
         pid = os.fork()
         if pid == 0:
             code = 70
@@ -366,12 +401,13 @@ class _Worker:
 
     def status(self):
         return {"pid": self.pid, "started": self.started,
-                "jobs": self.jobs, "idle": self.idle, "key": self.key, "socket": self.path,
+                "jobs": self.jobs, "processes": self.forks, "idle": self.idle, "key": self.key, "socket": self.path,
                 "threading_layer": self.threading_layer}
 
 
 class _Spare:
-    """A child of the worker waiting for one connection; it runs at most one job, then exits."""
+    """A child of the worker waiting for a connection; it runs jobs one after another while they end
+    cleanly (``_Job.run``), then exits."""
 
     def __init__(self, worker, ctl):
         self.worker = worker
@@ -386,6 +422,12 @@ class _Spare:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the worker ignores it; a job takes its client's
+        # what a job changes, put back before the next one (``_reset``)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        self.home = (os.getcwd(), umask, dict(os.environ), list(sys.argv),
+                     [getattr(sys, name) for name in _STREAM_NAMES])
+        self.jobs = 0
 
     def run(self):
         listener = self.worker.listener
@@ -398,6 +440,31 @@ class _Spare:
             except (BlockingIOError, InterruptedError):
                 continue
             self._connection(conn)
+
+    def _reset(self):
+        """Back to the state the spare was forked in, after a job that ended cleanly: the folder, umask,
+        environment, argv and streams of the worker, descriptors 0-2 on /dev/null (the client's terminal
+        or pipes are no longer held). The signal handlers follow once the job's watcher has ended."""
+        cwd, umask, environ, argv, streams = self.home
+        for name in ("stdin", "stdout", "stderr"):  # the job's streams: flushed, then unusable (a stale
+            stream = getattr(sys, name)              # one must never write into the next job's output)
+            if stream not in streams:
+                try:
+                    stream.flush()
+                    stream.detach().detach()
+                except (AttributeError, OSError, ValueError):
+                    pass
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        os.chdir(cwd)
+        os.umask(umask)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.argv = argv
+        for name, stream in zip(_STREAM_NAMES, streams):
+            setattr(sys, name, stream)
 
     def _connection(self, conn):
         try:
@@ -415,8 +482,8 @@ class _Spare:
             for fd in fds:
                 os.close(fd)
             try:
-                if op == "status":
-                    cl.send_message(conn, self.worker.status())
+                if op == "status":  # the worker answers (this process's copy of its counters is old)
+                    cl.send_message(self.ctl, {"status": True}, fds=[conn.fileno()])
                 elif op == "stop":
                     cl.send_message(conn, {"stopping": True})
                     cl.send_message(self.ctl, {"stop": True})
@@ -441,8 +508,23 @@ class _Spare:
             cl.send_message(self.ctl, {"busy": True}, fds=[conn.fileno()])
         except OSError:
             pass  # the worker has gone (stopped meanwhile): the client has been told yes, so run the job
-        self.worker.listener.close()
-        _Job(self.worker, self.ctl, conn, request, fds).run()  # never returns
+        self.jobs += 1
+        job = _Job(self.worker, self.ctl, conn, request, fds)
+        final, again = job.run()
+        again = again and self.jobs < JOBS_PER_PROCESS
+        if again:  # released before the client is told: its pipes see their end as after a direct run
+            try:
+                self._reset()
+            except Exception:  # noqa: BLE001 -- not back to a clean state: a fresh spare takes the next job
+                again = False
+        try:  # told before the client, so that the client's next command finds this process waiting
+            cl.send_message(self.ctl, dict(job.learned, idle=again))
+        except OSError:
+            again = False  # the worker has gone
+        if not job.finish(final) or not again:
+            os._exit(0)
+        for signum in cl.FORWARDED_SIGNALS:  # as forked: an idle spare dies of them
+            signal.signal(signum, signal.SIG_DFL)
 
     def _refusal(self, request, fds):
         if request.get("protocol") != cl.PROTOCOL:
@@ -470,6 +552,9 @@ class _Job:
         self.fds = fds
         self.client_gone = False
         self.finished = False
+        self.signalled = False
+        self.learned = {}
+        self.watcher = None
 
     def _adopt(self):
         request = self.request
@@ -516,21 +601,29 @@ class _Job:
                 os.kill(os.getpid(), signal.SIGINT)
                 return
             if "signal" in message and message["signal"] in cl.FORWARDED_SIGNALS:
+                self.signalled = True
                 os.kill(os.getpid(), message["signal"])
 
     def run(self):
+        """Run the job. Returns ``(final, clean)``: the message that tells the client how it ended (None
+        if it cannot be told), and whether it ended cleanly (exit status 0 or 2, no signal, the client
+        still there), so that this process may take another job."""
         from nbnumba.cli import main as command  # noqa: PLC0415 -- loaded by the worker's warm-up
         from nbnumba.errors import ExitStatus  # noqa: PLC0415 -- loaded by the worker's warm-up
-        from nbnumba.io import hkl  # noqa: PLC0415 -- loaded by the worker's warm-up
+        from nbnumba.io import atomic, hkl  # noqa: PLC0415 -- loaded by the worker's warm-up
         from nbnumba.kernels import cpu  # noqa: PLC0415 -- loaded by the worker's warm-up
 
         known = set(cpu.MADE)
         known_tables = set(hkl.cached_table_keys())
+        final, clean = None, False
         try:
+            command._interrupted_by = None
+            atomic.forget_listings()  # each job lists its output folders afresh, as a direct run does
             command.catch_signals()
             self._adopt()
             self.conn.settimeout(None)
-            threading.Thread(target=self._watch, daemon=True).start()
+            self.watcher = threading.Thread(target=self._watch, daemon=True)
+            self.watcher.start()
             try:
                 status = int(command.main_argv(self.request["argv"]))
             except KeyboardInterrupt:
@@ -551,21 +644,39 @@ class _Job:
                 final = {"died": int(command.interrupting_signal())}
             else:
                 final = {"exit": status}
-            if not self.client_gone:
-                cl.send_message(self.conn, final)
+            clean = status in (ExitStatus.OK, ExitStatus.INPUT_ERROR)
         except KeyboardInterrupt:  # an interrupt at the very end: the job is over
             pass
-        except OSError:
-            pass
+        except OSError:  # the client's folder or descriptors could not be taken
+            final, clean = None, False
         finally:
+            # the kernels and HKL tables the job loaded: the worker loads them too, for its next spares
             try:
                 new = [(flags, list(kernel.signatures)) for flags, kernel in cpu.MADE.items() if flags not in known]
                 tables = [[key[0], key[3]] for key in hkl.cached_table_keys() if key not in known_tables]
-                if new or tables:
-                    cl.send_message(self.ctl, {"kernels": pickle.dumps(new) if new else b"", "tables": tables})
+                self.learned = {"kernels": pickle.dumps(new) if new else b"", "tables": tables}
             except Exception:  # noqa: BLE001 -- only a hint for the worker
+                self.learned = {}
+        return final, clean and not self.client_gone and not self.signalled
+
+    def finish(self, final):
+        """Tell the client how the job ended, close the connection and wait for the watcher to see its
+        end. Returns False if the watcher is still running (this process must not take another job)."""
+        if final is not None and not self.client_gone:
+            try:
+                cl.send_message(self.conn, final)
+            except OSError:
                 pass
-            os._exit(0)
+        try:  # the watcher sees the connection end and returns
+            self.conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        ended = True
+        if self.watcher is not None:
+            self.watcher.join(1.0)
+            ended = not self.watcher.is_alive()
+        self.conn.close()
+        return ended
 
 
 def serve(path, ready_fd, idle):
@@ -619,9 +730,9 @@ def main(action, idle):
         if status is None:
             click.echo("nbnumba-server: no worker running for this nbnumba (%s)" % cl.socket_path())
             sys.exit(3)
-        click.echo("nbnumba-server: worker running: pid %d, socket %s, %d job(s) since %s, exits after %g s "
-                   "without a job, numba threading layer %s"
-                   % (status["pid"], status["socket"], status["jobs"],
+        click.echo("nbnumba-server: worker running: pid %d, socket %s, %d job(s) in %d process(es) since %s, "
+                   "exits after %g s without a job, numba threading layer %s"
+                   % (status["pid"], status["socket"], status["jobs"], status["processes"],
                       time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status["started"])), status["idle"],
                       status["threading_layer"]))
 
