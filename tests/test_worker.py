@@ -373,6 +373,13 @@ def test_the_client_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env=environment("/nonexistent")).stdout
     assert out.strip() == "[]"
+    # nor the standard library's slower modules (enum alone takes 4 ms): the client uses _signal, _socket
+    code = ("import sys; before = set(sys.modules); from nbnumba.cli import client; client.build_key();"
+            "print(sorted(m for m in ('enum', 'signal', 'socket', 'selectors', 'collections', 'stat')"
+            " if m in sys.modules and m not in before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=environment("/nonexistent")).stdout
+    assert out.strip() == "[]"
     out = subprocess.run([sys.executable, "-c", "import sys, nbnumba; print('numpy' in sys.modules)"],
                          capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "False"
