@@ -38,10 +38,13 @@ from cpu_benchmark import INPUTS, ROOT, WORKLOADS, git_commit, machine, write_re
 
 
 def commands(python):
-    """The command lines, for interpreter ``python``: the ``nbnumba`` console script's entry (for this tree
-    the client; for a baseline tree from before the worker, its ``cli.main``), the server, the batch."""
-    return dict(client=[python, "-c", "from nbnumba.cli.client import main; main()"],
-                old_main=[python, "-c", "from nbnumba.cli.main import main; main()"],
+    """The command lines, for interpreter ``python``: the ``nbnumba`` command as installed (this tree's
+    ``scripts/nbnumba``, the client; for a baseline tree from before the worker, its console script's
+    wrapper as pip writes it, around ``cli.main``), the server, the batch."""
+    wrapper = ("import re, sys; from nbnumba.cli.main import main; "
+               "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0]); sys.exit(main())")
+    return dict(client=[python, str(ROOT / "scripts" / "nbnumba")],
+                old_main=[python, "-c", wrapper],
                 server=[python, "-m", "nbnumba.cli.server"],
                 batch=[python, "-c", "from nbnumba.cli.batch import main; main()"])
 
