@@ -128,6 +128,43 @@ def install_locator(caching):
         classes.insert(0, SourceKeyedLocator)
 
 
+def load_cached_code_quickly() -> bool:
+    """For a process that runs only nbnumba (the ``nbnumba`` command, ``nbnumba-batch``, the warm
+    worker): load compiled functions from the cache without first refreshing numba's CPU target.
+
+    Numba's ``Cache.load_overload`` refreshes the whole target context before every load: the first
+    refresh imports numba's implementations of Python and NumPy (``numba.np.linalg``, ``arraymath``,
+    the typed containers, ...), 0.19-0.23 s of a direct BENCH-3 run here, none of which loaded machine
+    code uses; running it needs numba's runtime (NRT), which is initialised here instead. A cache miss
+    compiles as before (numba's compiler refreshes the context itself), and other targets (CUDA) keep
+    numba's own load. Not for library users: it changes numba for the whole process. Returns False
+    (and changes nothing) if numba's private API is not as expected."""
+    try:
+        from numba.core import caching  # noqa: PLC0415 -- numba's private API: guarded
+        from numba.core.cpu import CPUContext  # noqa: PLC0415 -- numba's private API: guarded
+        from numba.core.runtime import rtsys  # noqa: PLC0415 -- numba's private API: guarded
+    except ImportError:
+        return False
+    original = caching.Cache.load_overload
+    if getattr(original, "quick", False):
+        return True
+    if not (hasattr(caching.Cache, "_load_overload") and hasattr(caching.Cache, "_guard_against_spurious_io_errors")
+            and hasattr(rtsys, "initialize")):
+        return False
+
+    def load_overload(self, sig, target_context):
+        if not isinstance(target_context, CPUContext):
+            return original(self, sig, target_context)
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+        return None  # an I/O error the guard swallowed: numba then compiles
+
+    load_overload.quick = True
+    caching.Cache.load_overload = load_overload
+    return True
+
+
 if CACHE:
     try:
         from numba.core import caching as _caching  # noqa: PLC0415 -- numba's private API: guarded

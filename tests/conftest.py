@@ -14,14 +14,18 @@ collect_ignore = ["cuda"] if cuda_unavailable_reason() is not None else []
 
 
 @pytest.fixture(autouse=True)
-def _scipy_stays_importable():
-    """The ``nbnumba`` command marks SciPy absent for its own process (``cli.main._skip_scipy_blas``);
-    a test that runs the command in this process must not hide SciPy from later tests (the ``nxmx``
-    reader needs it)."""
+def _command_process_setup_undone():
+    """The ``nbnumba`` command prepares its own process (``cli.main.prepare_command_process``): it marks
+    SciPy absent and changes how numba loads cached code. A test that runs the command in this process
+    must not leave either to later tests (the ``nxmx`` reader needs SciPy)."""
+    from numba.core import caching
+
     had_scipy = "scipy" in sys.modules
+    load_overload = caching.Cache.load_overload
     yield
     if not had_scipy and "scipy" in sys.modules and sys.modules["scipy"] is None:
         del sys.modules["scipy"]
+    caching.Cache.load_overload = load_overload
 
 
 @pytest.fixture

@@ -69,6 +69,29 @@ def test_import_is_light():
     assert out.split() == ["False", "False"]
 
 
+def test_the_command_loads_cached_code_without_numbas_refresh(tmp_path):
+    """The command's process (``prepare_command_process``) loads its cached kernels without numba's
+    target refresh, which imports numba's implementations of Python and NumPy (``numba.np.linalg`` among
+    them, 0.2 s), and renders the same image as a process that loads them numba's way (which runs first,
+    so that the cache is warm). Fresh interpreters."""
+    import subprocess
+    import sys
+    code = ("import sys; from nbnumba.cli.main import main_argv, prepare_command_process\n"
+            "if sys.argv[1] == 'quick':\n    prepare_command_process()\n"
+            "status = main_argv(sys.argv[2:])\n"
+            "print('STATUS', status, 'numba.np.linalg' in sys.modules)")
+    argv = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5", "-lambda", "6.2",
+            "-distance", "100", "-detpixels", "32", "-pixel", "0.4", "-mosaic", "0.3", "-mosaic_domains", "3",
+            "-nonoise", "-nopgm"]
+    lines = {}
+    for way in ("numba", "quick"):
+        out = subprocess.run([sys.executable, "-c", code, way] + argv + ["-floatfile", way + ".bin"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+        lines[way] = [line for line in out.stdout.splitlines() if line.startswith("STATUS")]
+    assert lines == {"numba": ["STATUS 0 True"], "quick": ["STATUS 0 False"]}
+    assert (tmp_path / "quick.bin").read_bytes() == (tmp_path / "numba.bin").read_bytes()
+
+
 class _Terminal:
     """A stand-in stderr that says it is a terminal."""
 

@@ -14,7 +14,7 @@ import time
 
 import click
 
-from nbnumba.cli.main import _skip_scipy_blas
+from nbnumba.cli.main import prepare_command_process
 from nbnumba.constants import Compression, Device
 from nbnumba.errors import ExitStatus, InputError
 from nbnumba.io.atomic import check_writable
@@ -91,7 +91,7 @@ def command(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf
     skipped) in one process, writing the files each line names. Relative paths are relative to the
     current folder. Completed jobs are recorded in JOBFILE.done and skipped by a rerun if their
     outputs are unchanged."""
-    _skip_scipy_blas()
+    prepare_command_process()
     try:
         return batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression)
     except KeyboardInterrupt:

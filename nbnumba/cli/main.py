@@ -205,7 +205,7 @@ def run_command(argv):
 
     try:
         catch_signals()
-        _skip_scipy_blas()
+        prepare_command_process()
         status = int(main_argv(list(argv)))
     except KeyboardInterrupt:  # during start-up, before main_argv's own handler
         _echo("nbnumba: interrupted", err=True)
@@ -239,7 +239,7 @@ def _click_command():
     def main(argv):
         """Simulate an X-ray diffraction image, as nanoBragg.c does (see ``nbnumba -h`` for the flags)."""
         global _interrupted_by
-        _skip_scipy_blas()
+        prepare_command_process()
         handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         _interrupted_by = None
         catch_signals()
@@ -262,10 +262,19 @@ def __getattr__(name):
         command = globals()["main"] = _click_command()
         return command
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
-def _skip_scipy_blas():
-    """Start-up of the command: when numba loads its compiled-code support it imports SciPy's BLAS
-    if SciPy is installed (about 0.2 s), for numpy.linalg in compiled code, which nbnumba never
-    uses. The command is its own process and nothing in it needs SciPy, so it marks SciPy absent
-    (unless something imported it already). Library users (``nbnumba.simulate``) are unaffected."""
+
+
+def prepare_command_process():
+    """Start-up of a process that runs only nbnumba: the ``nbnumba`` command, ``nbnumba-batch``, the warm
+    worker. Library users (``nbnumba.simulate``) are unaffected.
+
+    - When numba loads its compiled-code support it imports SciPy's BLAS if SciPy is installed (about
+      0.2 s), for numpy.linalg in compiled code, which nbnumba never uses: SciPy is marked absent
+      (unless something imported it already, or ``NBNUMBA_ALLOW_SCIPY=1``).
+    - Compiled functions load from the cache without numba's target refresh (about 0.2 s,
+      ``nbnumba._jit.load_cached_code_quickly``)."""
     if "scipy" not in sys.modules and os.environ.get("NBNUMBA_ALLOW_SCIPY", "") in ("", "0"):
         sys.modules["scipy"] = None
+    from nbnumba._jit import load_cached_code_quickly  # noqa: PLC0415 -- start-up: imports numba
+
+    load_cached_code_quickly()

@@ -181,9 +181,9 @@ class _Worker:
 
     def warm(self):
         """Import the pipeline and run a tiny job, so the compiled functions are loaded before forking."""
-        from nbnumba.cli.main import _skip_scipy_blas, main_argv  # noqa: PLC0415 -- the worker's warm-up
+        from nbnumba.cli.main import main_argv, prepare_command_process  # noqa: PLC0415 -- the worker's warm-up
 
-        _skip_scipy_blas()
+        prepare_command_process()
         import numba  # noqa: PLC0415 -- the worker's warm-up
 
         with tempfile.TemporaryDirectory(prefix="nbnumba-worker-") as folder:
