@@ -38,9 +38,9 @@ from cpu_benchmark import INPUTS, ROOT, WORKLOADS, git_commit, machine, write_re
 
 
 def commands(python):
-    """The command lines, for interpreter ``python``: the ``nbnumba`` command as installed (this tree's
-    ``scripts/nbnumba``, the client; for a baseline tree from before the worker, its console script's
-    wrapper as pip writes it, around ``cli.main``), the server, the batch."""
+    """The command lines, for interpreter ``python``: the ``nbnumba`` command as pip installs it (this
+    tree's ``scripts/nbnumba``, the client, run by ``python``; for a baseline tree from before the
+    worker, the text of pip's console_scripts wrapper around its ``cli.main``), the server, the batch."""
     wrapper = ("import re, sys; from nbnumba.cli.main import main; "
                "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0]); sys.exit(main())")
     return dict(client=[python, str(ROOT / "scripts" / "nbnumba")],

@@ -156,9 +156,12 @@ def load_cached_code_quickly() -> bool:
         if not isinstance(target_context, CPUContext):
             return original(self, sig, target_context)
         rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
-        return None  # an I/O error the guard swallowed: numba then compiles
+        try:
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
+            return None  # an I/O error the guard swallowed: numba then compiles
+        except Exception:  # noqa: BLE001 -- e.g. a symbol that only a refresh defines: numba's own load
+            return original(self, sig, target_context)
 
     load_overload.quick = True
     caching.Cache.load_overload = load_overload

@@ -20,12 +20,15 @@ def _command_process_setup_undone():
     must not leave either to later tests (the ``nxmx`` reader needs SciPy)."""
     from numba.core import caching
 
+    from nbnumba.cli import main
+
     had_scipy = "scipy" in sys.modules
     load_overload = caching.Cache.load_overload
     yield
     if not had_scipy and "scipy" in sys.modules and sys.modules["scipy"] is None:
         del sys.modules["scipy"]
     caching.Cache.load_overload = load_overload
+    main._command_process = False
 
 
 @pytest.fixture

@@ -92,6 +92,19 @@ def test_the_command_loads_cached_code_without_numbas_refresh(tmp_path):
     assert (tmp_path / "quick.bin").read_bytes() == (tmp_path / "numba.bin").read_bytes()
 
 
+def test_help_and_version_of_the_command_import_no_numba():
+    """The command's process set-up leaves numba alone until the pipeline is needed: -h and --version
+    run without it (a fresh interpreter)."""
+    import subprocess
+    import sys
+    code = ("import sys; from nbnumba.cli.main import main_argv, prepare_command_process\n"
+            "prepare_command_process()\n"
+            "assert main_argv(['--version']) == 0 and main_argv(['-h']) == 0\n"
+            "print('STATUS', 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert [line for line in out.stdout.splitlines() if line.startswith("STATUS")] == ["STATUS False"], out.stderr
+
+
 class _Terminal:
     """A stand-in stderr that says it is a terminal."""
 

@@ -91,7 +91,7 @@ def command(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf
     skipped) in one process, writing the files each line names. Relative paths are relative to the
     current folder. Completed jobs are recorded in JOBFILE.done and skipped by a rerun if their
     outputs are unchanged."""
-    prepare_command_process()
+    prepare_command_process(pipeline=True)
     try:
         return batch_main(jobfile, batch_seed, log_dir, force, device, use_mpi, hdf5_path, hdf5_compression)
     except KeyboardInterrupt:

@@ -91,6 +91,8 @@ def main_argv(argv: list[str]) -> int:
         _echo(f"nbnumba {__version__}")
         return 0
     # the pipeline imports numpy and numba (about 0.25 s): not for -h and --version
+    if _command_process:
+        _load_quickly()
     from nbnumba.render.device import is_cuda_error  # noqa: PLC0415 -- start-up, see above
     from nbnumba.run import run  # noqa: PLC0415 -- start-up, see above
     from nbnumba.setup import params_from_argv  # noqa: PLC0415 -- start-up, see above
@@ -264,7 +266,11 @@ def __getattr__(name):
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
-def prepare_command_process():
+#: set by ``prepare_command_process``: this process runs only nbnumba
+_command_process = False
+
+
+def prepare_command_process(pipeline=False):
     """Start-up of a process that runs only nbnumba: the ``nbnumba`` command, ``nbnumba-batch``, the warm
     worker. Library users (``nbnumba.simulate``) are unaffected.
 
@@ -272,9 +278,18 @@ def prepare_command_process():
       0.2 s), for numpy.linalg in compiled code, which nbnumba never uses: SciPy is marked absent
       (unless something imported it already, or ``NBNUMBA_ALLOW_SCIPY=1``).
     - Compiled functions load from the cache without numba's target refresh (about 0.2 s,
-      ``nbnumba._jit.load_cached_code_quickly``)."""
+      ``nbnumba._jit.load_cached_code_quickly``): at once with ``pipeline`` (a process that imports the
+      pipeline anyway), else once ``main_argv`` needs the pipeline (not for -h and --version, which
+      import no numba)."""
+    global _command_process
+    _command_process = True
     if "scipy" not in sys.modules and os.environ.get("NBNUMBA_ALLOW_SCIPY", "") in ("", "0"):
         sys.modules["scipy"] = None
+    if pipeline:
+        _load_quickly()
+
+
+def _load_quickly():
     from nbnumba._jit import load_cached_code_quickly  # noqa: PLC0415 -- start-up: imports numba
 
     load_cached_code_quickly()

@@ -9,9 +9,9 @@ folder, umask, environment and stdin/stdout/stderr (received as descriptors), ru
 ``nbnumba`` runs and reports the exit status (or the signal it ended by). A job that ended cleanly (exit
 status 0 or 2, no signal) leaves its process as it found it (folder, environment, streams, descriptors
 0-2 on /dev/null; the client's terminal or pipes are released before the client is told the status) and
-the process waits for the next connection: a shell loop's commands all run in one warm process, whose
-memory is its own by then (a fresh copy of the worker spends a third of a small job's time copying the
-pages it writes). After any other end, and after ``JOBS_PER_PROCESS`` jobs, the process exits without
+the process waits for the next connection: a shell loop's commands normally run in one warm process,
+whose memory is its own by then (a fresh copy of the worker spends a third of a small job's time
+copying the pages it writes). After any other end, and after ``JOBS_PER_PROCESS`` jobs, the process exits without
 the interpreter's teardown. While every process is busy, a client that connects gets a newly forked
 one: two clients at once get two processes, and a job that crashes takes no other job down (the worker
 tells its client the signal the job died of). The kernels and HKL tables a job loaded are loaded into
@@ -51,7 +51,7 @@ START_TIMEOUT = 900.0
 CHECK_EVERY = 2.0
 #: jobs one process runs, one after another, before it exits and a fresh copy of the worker takes over
 JOBS_PER_PROCESS = 200
-#: idle processes kept (more are told to exit): as many as clients have recently run at once
+#: at most this many idle processes are kept (one more is told to exit when its job ends)
 IDLE_KEPT = 4
 #: what a job replaces in ``sys`` (``_Job._adopt``) and its process puts back (``_Spare._reset``)
 _STREAM_NAMES = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
@@ -183,7 +183,7 @@ class _Worker:
         """Import the pipeline and run a tiny job, so the compiled functions are loaded before forking."""
         from nbnumba.cli.main import main_argv, prepare_command_process  # noqa: PLC0415 -- the worker's warm-up
 
-        prepare_command_process()
+        prepare_command_process(pipeline=True)
         import numba  # noqa: PLC0415 -- the worker's warm-up
 
         with tempfile.TemporaryDirectory(prefix="nbnumba-worker-") as folder:
@@ -282,6 +282,27 @@ class _Worker:
             message, fds = None, []
         if message is None:
             return False  # it is exiting; _reap takes it
+        return self._handle(pid, ctl, message, fds)
+
+    def _drain(self, pid, ctl):
+        """The messages a child sent just before it exited (a forwarded status request, a stop, what its
+        job loaded), read before its control socket is closed."""
+        while True:
+            try:
+                if not select.select([ctl], [], [], 0)[0]:
+                    return
+                message, fds = cl.receive_message(ctl, with_fds=True)
+            except (OSError, ValueError, EOFError):
+                return
+            if message is None:
+                return
+            if message.get("busy"):  # it died right after taking a job: its client sees the connection end
+                for fd in fds:
+                    os.close(fd)
+                continue
+            self._handle(pid, ctl, message, fds)
+
+    def _handle(self, pid, ctl, message, fds):
         if message.get("busy"):
             ctl_socket = self.spares.pop(pid, None) or self.retiring.pop(pid, ctl)
             self.busy[pid] = (ctl_socket, socket.socket(fileno=fds[0]) if fds else None)
@@ -307,13 +328,16 @@ class _Worker:
         return False
 
     def _learn(self, kernels, tables):
-        """Load the kernels a job used (from numba's cache) and parse the HKL files it read, then replace
-        the idle spares with ones that have them."""
+        """Load the kernels a job used (from numba's cache) and parse the HKL files it read, so that the
+        processes forked later have them; the idle ones that lack them are told to exit. Without the
+        compilation cache (NBNUMBA_NO_CACHE=1) the kernels are left out: compiling them here would
+        hold up the worker's loop (status requests, forks) for seconds."""
+        from nbnumba._jit import CACHE  # noqa: PLC0415 -- loaded by warm() already
         from nbnumba.io.hkl import read_hkl  # noqa: PLC0415 -- loaded by warm() already
         from nbnumba.kernels.cpu import make_cpu_kernel  # noqa: PLC0415 -- loaded by warm() already
 
         try:
-            for flags, signatures in pickle.loads(kernels) if kernels else ():
+            for flags, signatures in pickle.loads(kernels) if kernels and CACHE else ():
                 kernel = make_cpu_kernel(flags)
                 for signature in signatures:
                     kernel.compile(signature)
@@ -328,7 +352,7 @@ class _Worker:
 
     def _retire_spares(self):
         """Tell the idle spares to exit (``_reap`` collects them). A spare may have taken a connection
-        just before: it then reports "busy" and runs that job (``_control``)."""
+        just before: it then reports "busy", runs that job and exits after it (it sees the message)."""
         for pid in list(self.spares):
             self._retire(pid)
 
@@ -378,6 +402,7 @@ class _Worker:
                     self._tell(conn, {"exit": 1})
                 conn.close()
             if ctl is not None:
+                self._drain(pid, ctl)
                 ctl.close()
 
     @staticmethod
@@ -451,9 +476,13 @@ class _Spare:
             if stream not in streams:
                 try:
                     stream.flush()
-                    stream.detach().detach()
-                except (AttributeError, OSError, ValueError):
+                except (OSError, ValueError):
                     pass
+                finally:
+                    try:
+                        stream.detach().detach()
+                    except (AttributeError, OSError, ValueError):
+                        pass
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -511,7 +540,8 @@ class _Spare:
         self.jobs += 1
         job = _Job(self.worker, self.ctl, conn, request, fds)
         final, again = job.run()
-        again = again and self.jobs < JOBS_PER_PROCESS
+        # a message from the worker meanwhile can only be "retire" (or the worker has gone)
+        again = again and self.jobs < JOBS_PER_PROCESS and not select.select([self.ctl], [], [], 0)[0]
         if again:  # released before the client is told: its pipes see their end as after a direct run
             try:
                 self._reset()
