@@ -238,24 +238,33 @@ def run_in_worker(argv):
     job = {"op": "run", "protocol": PROTOCOL, "key": key, "argv": list(argv), "cwd": cwd, "umask": umask,
            "env": dict(os.environ), "argv0": sys.argv[0] if sys.argv else "nbnumba"}
     forwarded = {}
+    caught = []
     accepted = False
+
+    def forward(signum, _frame):
+        caught.append(signum)
+        try:
+            send_message(sock, {"signal": signum})
+        except OSError:
+            pass
+
     try:
-        send_message(sock, job, fds=(0, 1, 2))
+        # forwarded from the moment the job can start: it may print (and a user or a test react to that)
+        # before "accepted" is read here. Held back while the job's own message is sent (a message sent
+        # from a handler in the middle of it would corrupt it): delivered, and so forwarded, right after
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED_SIGNALS)
+        try:
+            for signum in FORWARDED_SIGNALS:
+                if _signal.getsignal(signum) != _signal.SIG_IGN:  # ignored here (nohup, `&` in a script)
+                    forwarded[signum] = _signal.signal(signum, forward)
+            send_message(sock, job, fds=(0, 1, 2))
+        finally:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
         reply = receive_message(sock)
         if not reply or not reply.get("accepted"):
-            return None
+            return _interrupted(caught)  # no job ran: run here, unless interrupted meanwhile
         accepted = True
         sock.settimeout(None)
-
-        def forward(signum, _frame):
-            try:
-                send_message(sock, {"signal": signum})
-            except OSError:
-                pass
-
-        for signum in FORWARDED_SIGNALS:
-            if _signal.getsignal(signum) != _signal.SIG_IGN:  # ignored here (nohup, `&` in a script): not sent
-                forwarded[signum] = _signal.signal(signum, forward)
         while True:
             message = receive_message(sock)
             if message is None:
@@ -266,7 +275,7 @@ def run_in_worker(argv):
                 return ("signal", int(message["died"]))
     except (OSError, ValueError, EOFError, TypeError):
         if not accepted:
-            return None  # nothing ran: the caller runs the command here
+            return _interrupted(caught)  # nothing ran: the caller runs the command here
     finally:
         for signum, handler in forwarded.items():
             _signal.signal(signum, handler)
@@ -275,6 +284,15 @@ def run_in_worker(argv):
     # never run a second time here
     sys.stderr.write("nbnumba: error: the nbnumba worker stopped during the run\n")
     return ("exit", 1)
+
+
+def _interrupted(caught):
+    """None (the caller runs the command here), or, if a signal came while no job had taken the run, the
+    end a direct run interrupted at start-up has."""
+    if not caught:
+        return None
+    sys.stderr.write("nbnumba: interrupted\n")
+    return ("signal", caught[0])
 
 
 def end_process(how, value):

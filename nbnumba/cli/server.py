@@ -284,9 +284,9 @@ class _Worker:
             return False  # it is exiting; _reap takes it
         return self._handle(pid, ctl, message, fds)
 
-    def _drain(self, pid, ctl):
+    def _drain(self, pid, ctl, status):
         """The messages a child sent just before it exited (a forwarded status request, a stop, what its
-        job loaded), read before its control socket is closed."""
+        job loaded), read before its control socket is closed; ``status``: how it exited (waitpid)."""
         while True:
             try:
                 if not select.select([ctl], [], [], 0)[0]:
@@ -296,7 +296,10 @@ class _Worker:
                 return
             if message is None:
                 return
-            if message.get("busy"):  # it died right after taking a job: its client sees the connection end
+            if message.get("busy"):  # it died right after taking a job: its client is told how
+                if fds:
+                    with socket.socket(fileno=fds.pop(0)) as conn:
+                        self._tell_end(conn, status)
                 for fd in fds:
                     os.close(fd)
                 continue
@@ -395,15 +398,18 @@ class _Worker:
             if ctl is None and pid in self.busy:
                 ctl, conn = self.busy.pop(pid)
             if conn is not None:
-                # a job that reported its end exits with 0; else tell its client how it died
-                if os.WIFSIGNALED(status):
-                    self._tell(conn, {"died": os.WTERMSIG(status)})
-                elif os.WEXITSTATUS(status) != 0:
-                    self._tell(conn, {"exit": 1})
+                self._tell_end(conn, status)
                 conn.close()
             if ctl is not None:
-                self._drain(pid, ctl)
+                self._drain(pid, ctl, status)
                 ctl.close()
+
+    def _tell_end(self, conn, status):
+        """A job that reported its end exits with 0; else tell its client how its process died."""
+        if os.WIFSIGNALED(status):
+            self._tell(conn, {"died": os.WTERMSIG(status)})
+        elif os.WEXITSTATUS(status) != 0:
+            self._tell(conn, {"exit": 1})
 
     @staticmethod
     def _tell(conn, message):
