@@ -321,8 +321,7 @@ def main():
         try:
             outcome = run_in_worker(argv)
         except KeyboardInterrupt:  # before the worker took the run (it stops a job whose client is gone)
-            sys.stderr.write("nbnumba: interrupted\n")
-            outcome = ("signal", _signal.SIGINT)
+            outcome = _interrupted([_signal.SIGINT])
         if outcome is not None:
             end_process(*outcome)
     from nbnumba.cli.main import run_command  # noqa: PLC0415 -- start-up: only when no worker ran it

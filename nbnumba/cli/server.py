@@ -10,12 +10,12 @@ folder, umask, environment and stdin/stdout/stderr (received as descriptors), ru
 status 0 or 2, no signal) leaves its process as it found it (folder, environment, streams, descriptors
 0-2 on /dev/null; the client's terminal or pipes are released before the client is told the status) and
 the process waits for the next connection: a shell loop's commands normally run in one warm process,
-whose memory is its own by then (a fresh copy of the worker spends half of a small job's time
-copying the pages it writes). After any other end, and after ``JOBS_PER_PROCESS`` jobs, the process exits without
-the interpreter's teardown. While every process is busy, a client that connects gets a newly forked
-one: two clients at once get two processes, and a job that crashes takes no other job down (the worker
-tells its client the signal the job died of). The kernels and HKL tables a job loaded are loaded into
-the worker afterwards, so that the processes it forks later have them.
+whose memory is its own by then (a fresh copy of the worker spends a third to half of a small job's time
+copying the pages it writes). After any other end, and after ``JOBS_PER_PROCESS`` jobs, the process
+exits without the interpreter's teardown. While every process is busy, a client that connects gets a
+newly forked one: two clients at once get two processes, and a job that crashes takes no other job down
+(the worker tells its client the signal the job died of). The kernels and HKL tables a job loaded are
+loaded into the worker afterwards, so that the processes it forks later have them.
 
 Numba's threads run on its ``workqueue`` threading layer in the worker and its jobs: GNU OpenMP aborts
 in a process forked after a parallel region. The images do not depend on the threading layer.
