@@ -174,3 +174,78 @@ def test_specialisations_have_their_own_names():
     names = {make_pixel_function(f).py_func.__qualname__ for f in (plain, polar, traced)}
     names |= {make_cpu_kernel(f).py_func.__qualname__ for f in (plain, polar)}
     assert len(names) == 5
+
+
+def _physics_of(precision_name, shape=0):
+    from nbnumba.kernels import precision
+    return precision.make_physics(precision.CODES[precision_name], shape)
+
+
+@pytest.mark.parametrize("precision_name", ["double", "single"])
+@pytest.mark.parametrize("terms", [2, 3, 4, 5, 10, 17, 64])
+def test_four_lane_lattice_factor_is_the_scalar_one_in_each_lane(precision_name, terms):
+    """The CPU kernel's lockstep lattice factor gives, in every lane, the scalar function's value to the
+    last bit (the same operations in the same order; the default images stay C's), for both real types."""
+    real = _physics_of(precision_name)
+    rng = np.random.default_rng(terms)
+    for _ in range(300):
+        # fractions from 1e-8 (at the peaks) to 1/2, odd and even indices, both signs
+        hkl0 = rng.integers(-300, 300, (3, 4))
+        hkl = hkl0 + rng.uniform(-0.5, 0.5, (3, 4)) * 10.0 ** rng.uniform(-8, 0, (3, 4))
+        lanes = [tuple(float(v) for v in row) for row in hkl] + [tuple(int(v) for v in row) for row in hkl0]
+        values = real.lattice_square_equal_4(*lanes, terms)
+        for j in range(4):
+            scalar = real.lattice_square_equal(hkl[0, j], hkl[1, j], hkl[2, j], int(hkl0[0, j]), int(hkl0[1, j]),
+                                               int(hkl0[2, j]), terms)
+            assert values[j] == scalar and type(values[j]) is type(scalar)
+
+
+def _cells(phisteps, mosaic_domains, seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0.0, 40.0, (phisteps, mosaic_domains, 3, 3))
+
+
+@pytest.mark.parametrize("precision_name", ["double", "single"])
+@pytest.mark.parametrize("shape,na,nb,nc", [(0, 10.0, 10.0, 10.0), (0, 5.0, 7.0, 2.0), (1, 6.0, 6.0, 6.0),
+                                            (2, 4.0, 4.0, 4.0), (3, 5.0, 5.0, 5.0)])
+@pytest.mark.parametrize("phisteps,mosaic_domains", [(1, 1), (1, 3), (1, 10), (4, 10), (3, 3), (2, 5)])
+def test_groups_of_four_samples_are_the_phi_and_mosaic_loops_in_order(precision_name, shape, na, nb, nc, phisteps,
+                                                                      mosaic_domains):
+    """Walked four at a time (``sample_group_4``, the CPU), the samples are C's nested phi/mosaic loops in order,
+    each with the scalar path's indices and lattice factor (``sample_group_1``, the GPU), bit for bit; a last
+    group past the end repeats the last sample (padding the kernel does not evaluate)."""
+    real = _physics_of(precision_name, shape)
+    cells = _cells(phisteps, mosaic_domains, seed=phisteps * 100 + mosaic_domains)
+    s = (0.31, -0.12, 0.07)
+    terms = real.grating_terms(na) if shape == 0 and na == nb == nc else 0
+    extra = (shape, terms, na, nb, nc, 1.0, (0.01, 0.0, 0.0), (0.0, 0.01, 0.0), (0.0, 0.0, 0.01))
+    expected = []
+    for phi_tic in range(phisteps):
+        for mos_tic in range(mosaic_domains):
+            expected.append(real.sample_group_1(cells, phi_tic, mos_tic, phisteps, mosaic_domains, *s, *extra))
+    n_samples = phisteps * mosaic_domains
+    phi_tic = mos_tic = 0
+    walked = []
+    for first in range(0, n_samples, 4):
+        group = real.sample_group_4(cells, phi_tic, mos_tic, phisteps, mosaic_domains, *s, *extra)
+        *fields, phi_tic, mos_tic = group
+        for lane in range(4):
+            sample = tuple(field[lane] for field in fields)
+            if first + lane < n_samples:
+                walked.append(sample)
+            else:
+                assert sample == walked[-1]
+    assert len(walked) == n_samples
+    for sample, one in zip(walked, expected):
+        assert sample == tuple(field[0] for field in one[:-2])
+        assert type(sample[-1]) is type(one[-3][0])
+    # the scalar walk ends where the loops end (its last sample repeats, as next_sample says)
+    assert expected[-1][-2:] == (phisteps - 1, mosaic_domains - 1)
+
+
+def test_pixel_function_lanes_are_one_or_four():
+    from nbnumba.kernels.pixel import make_pixel_function
+    from nbnumba.kernels.types import KernelFlags
+    flags = KernelFlags(0, False, False, False, False, False, False, False)
+    with pytest.raises(ValueError, match="lanes"):
+        make_pixel_function(flags, 3)

@@ -97,8 +97,11 @@ def test_tricubic_reproduces_a_cubic_polynomial():
     assert value == pytest.approx(f(0.3, 1.7, -1.2), rel=1e-12)
 
 
-def test_nearest_F_inside_and_outside_the_table():
-    table = np.arange(27, dtype=float).reshape(3, 3, 3)
-    assert ph.nearest_F(table, 8, 0, 1, 2, -1, 0, 0, 1, 1, 2, 7.5) == table[1, 1, 1]
-    assert ph.nearest_F(table, 8, 1, 1, 2, -1, 0, 0, 1, 1, 2, 7.5) == 7.5
-    assert ph.nearest_F(table, 0, 0, 1, 2, -1, 0, 0, 1, 1, 2, 7.5) == 7.5
+def test_in_table_inside_and_outside_the_table():
+    # the table of h in [-1, 0], k in [0, 1], l in [1, 2]
+    assert ph.in_table(8, 0, 1, 2, -1, 0, 0, 1, 1, 2)
+    assert ph.in_table(8, -1, 0, 1, -1, 0, 0, 1, 1, 2)
+    assert not ph.in_table(8, 1, 1, 2, -1, 0, 0, 1, 1, 2)
+    assert not ph.in_table(8, 0, 2, 2, -1, 0, 0, 1, 1, 2)
+    assert not ph.in_table(8, 0, 1, 0, -1, 0, 0, 1, 1, 2)
+    assert not ph.in_table(0, 0, 1, 2, -1, 0, 0, 1, 1, 2)  # no -hkl: every F is -default_F

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from nbnumba._jit import JIT_OPTIONS
+from nbnumba.kernels.physics import LANES
 from nbnumba.kernels.pixel import make_pixel_function, pixel_task
 from nbnumba.kernels.specialise import specialise
 from nbnumba.kernels.types import KernelFlags
@@ -89,7 +90,7 @@ def make_cpu_kernel(flags: KernelFlags):
             spixel += 1
             first = 0
 
-    render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags))
+    render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags, LANES))
     MADE[flags] = kernel = njit(parallel=True, **JIT_OPTIONS)(render)
     return kernel
 

@@ -216,6 +216,54 @@ def lattice_square_equal(h, k, l, h0, k0, l0, terms):
     return ua * ub * uc
 
 
+#: samples the CPU pixel function evaluates side by side (``kernels.pixel``): four (phi step, mosaic domain)
+#: samples' lattice factors in lockstep, which LLVM's SLP vectoriser packs into SIMD registers
+LANES = 4
+
+
+@njit(**_CONTRACT)
+def _cos_pi_4(x, x0):
+    """2 cos(pi (x - x0)) of four lanes."""
+    return (2.0 * cos_pi(x[0] - x0[0]), 2.0 * cos_pi(x[1] - x0[1]), 2.0 * cos_pi(x[2] - x0[2]),
+            2.0 * cos_pi(x[3] - x0[3]))
+
+
+@njit(**_CONTRACT)
+def _chebyshev_step_4(c, u, u_prev):
+    """One step c U_j - U_{j-1} of the recurrence in four lanes (each lane's arithmetic as ``lattice_square_equal``)."""
+    return (c[0] * u[0] - u_prev[0], c[1] * u[1] - u_prev[1], c[2] * u[2] - u_prev[2], c[3] * u[3] - u_prev[3])
+
+
+@njit(**_CONTRACT)
+def grating_sign_4(u, x0, odd):
+    """(-1)^((n-1) x0) of four lanes (``odd``: n - 1 is odd)."""
+    return (-u[0] if odd and (x0[0] & 1) else u[0], -u[1] if odd and (x0[1] & 1) else u[1],
+            -u[2] if odd and (x0[2] & 1) else u[2], -u[3] if odd and (x0[3] & 1) else u[3])
+
+
+@njit(**_CONTRACT)
+def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
+    """``lattice_square_equal`` of four samples at once (4-tuples in, a 4-tuple out): twelve lockstep
+    chains, each lane the same operations in the same order as the scalar function (the same bits)."""
+    ca = _cos_pi_4(h, h0)
+    cb = _cos_pi_4(k, k0)
+    cc = _cos_pi_4(l, l0)
+    one = (1.0, 1.0, 1.0, 1.0)
+    ua_prev = ub_prev = uc_prev = one
+    ua = ca
+    ub = cb
+    uc = cc
+    for _ in range(terms - 2):
+        ua, ua_prev = _chebyshev_step_4(ca, ua, ua_prev), ua
+        ub, ub_prev = _chebyshev_step_4(cb, ub, ub_prev), ub
+        uc, uc_prev = _chebyshev_step_4(cc, uc, uc_prev), uc
+    odd = ((terms - 1) & 1) == 1
+    ua = grating_sign_4(ua, h0, odd)
+    ub = grating_sign_4(ub, k0, odd)
+    uc = grating_sign_4(uc, l0, odd)
+    return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3])
+
+
 @njit(**_CONTRACT)
 def lattice_square(h, k, l, h0, k0, l0, na, nb, nc):
     """F_latt of a parallelepiped crystal: grating(h) grating(k) grating(l) (C L2825-2836), with
@@ -325,6 +373,81 @@ def lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star
     return na * nb * nc * 0.0
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def lattice_factor_4(shape, h, k, l, h0, k0, l0, terms, na, nb, nc, fudge, a_star, b_star, c_star):
+    """``lattice_factor`` of four samples (4-tuples h, ..., l0; a 4-tuple out); ``terms``: ``grating_terms``
+    of Na when Na = Nb = Nc (else 0): then the square shape's factors run in lockstep."""
+    if shape == SQUARE and terms >= 2:
+        return lattice_square_equal_4(h, k, l, h0, k0, l0, terms)
+    return (lattice_factor(shape, h[0], k[0], l[0], h0[0], k0[0], l0[0], na, nb, nc, fudge, a_star, b_star, c_star),
+            lattice_factor(shape, h[1], k[1], l[1], h0[1], k0[1], l0[1], na, nb, nc, fudge, a_star, b_star, c_star),
+            lattice_factor(shape, h[2], k[2], l[2], h0[2], k0[2], l0[2], na, nb, nc, fudge, a_star, b_star, c_star),
+            lattice_factor(shape, h[3], k[3], l[3], h0[3], k0[3], l0[3], na, nb, nc, fudge, a_star, b_star, c_star))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def miller_index(cells, phi_tic, mos_tic, s0, s1, s2):
+    """h, k, l of the scattering vector (s0, s1, s2) for the rotated cell ``cells[phi_tic, mos_tic]`` (rows
+    a, b, c): C's h = dot(a, scattering) ... (L2803-2805). Inlined by numba (``inline="always"``): a call
+    that passes an array costs a reference count increment and decrement, atomic and shared by the threads."""
+    h = cells[phi_tic, mos_tic, 0, 0] * s0 + cells[phi_tic, mos_tic, 0, 1] * s1 + cells[phi_tic, mos_tic, 0, 2] * s2
+    k = cells[phi_tic, mos_tic, 1, 0] * s0 + cells[phi_tic, mos_tic, 1, 1] * s1 + cells[phi_tic, mos_tic, 1, 2] * s2
+    l = cells[phi_tic, mos_tic, 2, 0] * s0 + cells[phi_tic, mos_tic, 2, 1] * s1 + cells[phi_tic, mos_tic, 2, 2] * s2
+    return h, k, l
+
+
+@njit(**JIT_OPTIONS)
+def next_sample(phi_tic, mos_tic, phisteps, mosaic_domains):
+    """The (phi step, mosaic domain) after this one in C's loop order; the last one repeats itself (the
+    padding lanes of a last group of four)."""
+    if mos_tic + 1 < mosaic_domains:
+        return phi_tic, mos_tic + 1
+    if phi_tic + 1 < phisteps:
+        return phi_tic + 1, 0
+    return phi_tic, mos_tic
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def sample_group_1(cells, phi_tic, mos_tic, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc, fudge,
+                   a_star, b_star, c_star):
+    """One sample of the pixel function's (phi step, mosaic domain) loops: ``(phis, moss, hs, ks, ls, h0s, k0s,
+    l0s, F_latts, next_phi, next_mos)``, 1-tuples and the sample after it (``terms``: as ``lattice_factor_4``)."""
+    h, k, l = miller_index(cells, phi_tic, mos_tic, s0, s1, s2)
+    # int(ceil(h - 0.5)) (C L2817), guarded: NaN is no index
+    h0 = nearest_index(h)
+    k0 = nearest_index(k)
+    l0 = nearest_index(l)
+    if shape == SQUARE and terms >= 2:
+        F_latt = lattice_square_equal(h, k, l, h0, k0, l0, terms)
+    else:
+        F_latt = lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star, c_star)
+    next_phi, next_mos = next_sample(phi_tic, mos_tic, phisteps, mosaic_domains)
+    return (phi_tic,), (mos_tic,), (h,), (k,), (l,), (h0,), (k0,), (l0,), (F_latt,), next_phi, next_mos
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def sample_group_4(cells, phi_tic, mos_tic, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc, fudge,
+                   a_star, b_star, c_star):
+    """``sample_group_1`` for four consecutive samples (4-tuples; past the last sample the last one repeats)."""
+    phi1, mos1 = next_sample(phi_tic, mos_tic, phisteps, mosaic_domains)
+    phi2, mos2 = next_sample(phi1, mos1, phisteps, mosaic_domains)
+    phi3, mos3 = next_sample(phi2, mos2, phisteps, mosaic_domains)
+    h_0, k_0, l_0 = miller_index(cells, phi_tic, mos_tic, s0, s1, s2)
+    h_1, k_1, l_1 = miller_index(cells, phi1, mos1, s0, s1, s2)
+    h_2, k_2, l_2 = miller_index(cells, phi2, mos2, s0, s1, s2)
+    h_3, k_3, l_3 = miller_index(cells, phi3, mos3, s0, s1, s2)
+    hs = (h_0, h_1, h_2, h_3)
+    ks = (k_0, k_1, k_2, k_3)
+    ls = (l_0, l_1, l_2, l_3)
+    h0s = (nearest_index(h_0), nearest_index(h_1), nearest_index(h_2), nearest_index(h_3))
+    k0s = (nearest_index(k_0), nearest_index(k_1), nearest_index(k_2), nearest_index(k_3))
+    l0s = (nearest_index(l_0), nearest_index(l_1), nearest_index(l_2), nearest_index(l_3))
+    F_latts = lattice_factor_4(shape, hs, ks, ls, h0s, k0s, l0s, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+    next_phi, next_mos = next_sample(phi3, mos3, phisteps, mosaic_domains)
+    return (phi_tic, phi1, phi2, phi3), (mos_tic, mos1, mos2, mos3), hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, \
+        next_mos
+
+
 @njit(**JIT_OPTIONS)
 def polint(x0, x1, x2, x3, y0, y1, y2, y3, x):
     """Four-point Lagrange interpolation (C ``polint``)."""
@@ -411,9 +534,9 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
 
 
 @njit(**JIT_OPTIONS)
-def nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, default_F):
-    """Nearest-neighbour structure factor, default_F outside the table (C L2999-3009). ``h0`` etc.
-    come from ``nearest_index`` (a NaN index is ``NO_INDEX``: outside)."""
-    if hkls and h_min <= h0 <= h_max and k_min <= k0 <= k_max and l_min <= l0 <= l_max:
-        return fhkl[h0 - h_min, k0 - k_min, l0 - l_min]
-    return default_F
+def in_table(hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max):
+    """Whether the F table holds (h0, k0, l0): the pixel function then reads it there, else takes -default_F
+    (C L2999-3009). ``h0`` etc. come from ``nearest_index`` (a NaN index is ``NO_INDEX``: outside). (The
+    pixel function reads the table itself: a call that passes an array costs a reference count increment
+    and decrement per sample, atomic and shared by the threads.)"""
+    return hkls and h_min <= h0 <= h_max and k_min <= k0 <= k_max and l_min <= l0 <= l_max

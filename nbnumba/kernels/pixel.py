@@ -8,7 +8,12 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
 - the spindle and mosaic rotations of the cell are host tables (``cells_first``/``cells_carry``,
   one 3x3 matrix per (phi step, mosaic domain)) instead of per-sample ``rotate_axis``/``rotate_umat``;
 - the grating transform is ``physics.grating``: a Chebyshev recurrence on the fractional Miller
-  index instead of two large-argument sines per axis."""
+  index instead of two large-argument sines per axis;
+- the phi and mosaic loops are one loop over their samples in C's order, taken ``lanes`` at a time
+  (``physics.sample_group_1``/``sample_group_4``): on the CPU four samples' Miller indices and lattice
+  factors are computed side by side (SIMD), then each sample is evaluated and added in order, as C does;
+- the F table is read in this function (``physics.in_table``), not in a helper: passing an array to a
+  function costs numba an atomic reference count update per call, which threads contend for."""
 import math
 from functools import lru_cache
 
@@ -98,11 +103,12 @@ from nbnumba.kernels.types import (
 
 #: ``interpolating`` argument of the pixel function
 INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
+_SAMPLE_GROUP = None  # bound by make_pixel_function (kernels.specialise): physics.sample_group_1 or _4
 
 
 @lru_cache(maxsize=None)
-def make_pixel_function(flags: KernelFlags):
-    """Compile (once per flag set) ``pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc,
+def make_pixel_function(flags: KernelFlags, lanes: int = 1):
+    """Compile (once per flag set and ``lanes``) ``pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc,
     vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace, samples])``.
 
     ``first_loop``: c-parity, this pixel holds the image's first phi loop (starts from
@@ -117,7 +123,14 @@ def make_pixel_function(flags: KernelFlags):
 
     Returns ``(value, omega_sum, first_event, any_loop)``: the pixel's photons (float64, before the
     float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
-    its first interpolation failure (-1: none) and whether any phi loop ran (c-parity)."""
+    its first interpolation failure (-1: none) and whether any phi loop ran (c-parity).
+
+    ``lanes``: 1 (one sample at a time: the GPU's threads) or ``physics.LANES`` (the CPU: four samples'
+    Miller indices and lattice factors side by side, which LLVM packs into SIMD instructions; every
+    sample is still evaluated and added in C's order, so the image is the same)."""
+    if lanes not in (1, ph.LANES):
+        raise ValueError("lanes: 1 or %d, not %r" % (ph.LANES, lanes))
+    LANES = lanes
     SHAPE = flags.shape
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
@@ -147,7 +160,10 @@ def make_pixel_function(flags: KernelFlags):
         Nb = xtal.Nb
         Nc = xtal.Nc
         no_water = sc.water_size == 0.0
+        # -default_F in the F table's real type (float32 with --precision single)
+        default_F = fhkl.dtype.type(xtal.default_F)
         # Na = Nb = Nc, an integer the recurrence takes: the lockstep form, tested once per pixel
+        n_samples = phisteps * mosaic_domains
         equal_terms = 0
         if SHAPE == ph.SQUARE and Na == Nb and Na == Nc:
             equal_terms = ph.grating_terms(Na)
@@ -242,23 +258,26 @@ def make_pixel_function(flags: KernelFlags):
                         # c-parity: the image's first phi loop starts from the unrotated cell
                         use_first = CARRYOVER and first_loop
                         cells = cells_first if use_first else cells_carry
-                        for phi_tic in range(phisteps):
-                            for mos_tic in range(mosaic_domains):
-                                h = cells[phi_tic, mos_tic, 0, 0] * s0 + cells[phi_tic, mos_tic, 0, 1] * s1 \
-                                    + cells[phi_tic, mos_tic, 0, 2] * s2
-                                k = cells[phi_tic, mos_tic, 1, 0] * s0 + cells[phi_tic, mos_tic, 1, 1] * s1 \
-                                    + cells[phi_tic, mos_tic, 1, 2] * s2
-                                l = cells[phi_tic, mos_tic, 2, 0] * s0 + cells[phi_tic, mos_tic, 2, 1] * s1 \
-                                    + cells[phi_tic, mos_tic, 2, 2] * s2
-                                # int(ceil(h - 0.5)) (C L2817), guarded: NaN is no index
-                                h0 = ph.nearest_index(h)
-                                k0 = ph.nearest_index(k)
-                                l0 = ph.nearest_index(l)
-                                if SHAPE == ph.SQUARE and equal_terms >= 2:
-                                    F_latt = ph.lattice_square_equal(h, k, l, h0, k0, l0, equal_terms)
-                                else:
-                                    F_latt = ph.lattice_factor(SHAPE, h, k, l, h0, k0, l0, Na, Nb, Nc, xtal.fudge,
-                                                               a_star, b_star, c_star)
+                        # the (phi step, mosaic domain) samples in C's order, LANES at a time: their Miller
+                        # indices and lattice factors side by side (SIMD on the CPU), then each sample in
+                        # order as C evaluates it
+                        next_phi = 0
+                        next_mos = 0
+                        for first in range(0, n_samples, LANES):
+                            group = _SAMPLE_GROUP(cells, next_phi, next_mos, phisteps, mosaic_domains, s0, s1,
+                                                  s2, SHAPE, equal_terms, Na, Nb, Nc, xtal.fudge, a_star, b_star,
+                                                  c_star)
+                            phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos = group
+                            for lane in range(1 if LANES == 1 else min(LANES, n_samples - first)):
+                                phi_tic = phis[lane]
+                                mos_tic = moss[lane]
+                                h = hs[lane]
+                                k = ks[lane]
+                                l = ls[lane]
+                                h0 = h0s[lane]
+                                k0 = k0s[lane]
+                                l0 = l0s[lane]
+                                F_latt = F_latts[lane]
                                 if TRACE:
                                     if n_rec < cap:
                                         if n_rec != src_row:
@@ -333,9 +352,11 @@ def make_pixel_function(flags: KernelFlags):
                                 if INTERPOLATE and interp_here:
                                     F_cell = ph.tricubic_F(fhkl, h, k, l, xtal.h_min, xtal.k_min, xtal.l_min)
                                 else:
-                                    F_cell = ph.nearest_F(fhkl, xtal.hkls, h0, k0, l0, xtal.h_min,
-                                                          xtal.h_max, xtal.k_min, xtal.k_max,
-                                                          xtal.l_min, xtal.l_max, xtal.default_F)
+                                    if ph.in_table(xtal.hkls, h0, k0, l0, xtal.h_min, xtal.h_max, xtal.k_min,
+                                                   xtal.k_max, xtal.l_min, xtal.l_max):
+                                        F_cell = fhkl[h0 - xtal.h_min, k0 - xtal.k_min, l0 - xtal.l_min]
+                                    else:
+                                        F_cell = default_F
                                 if TRACE:
                                     trace[TRACE_F_CELL] = F_cell
                                 I += F_cell * F_cell * F_latt * F_latt
@@ -374,7 +395,10 @@ def make_pixel_function(flags: KernelFlags):
         return test, omega_sum, first_event, any_loop
 
     # ``ph``: the physics for the flags' real type (``kernels.precision``; ``physics`` itself for double)
-    return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel", ph=make_physics(flags.precision, flags.shape)))
+    real_physics = make_physics(flags.precision, flags.shape)
+    sample_group = real_physics.sample_group_1 if lanes == 1 else real_physics.sample_group_4
+    return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel" if lanes == 1 else "pixel%d" % lanes,
+                                          ph=real_physics, _SAMPLE_GROUP=sample_group))
 
 
 @njit(**JIT_OPTIONS)

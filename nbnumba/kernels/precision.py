@@ -3,9 +3,10 @@
 pixel function calls as ``ph`` (``kernels.pixel``), the same source on the CPU and the GPU.
 
 ``DOUBLE`` is ``kernels.physics`` itself (nanoBragg.c's arithmetic; the default images do not change).
-``SINGLE`` (``--precision single``) replaces the four per-sample helpers, ``lattice_square_equal``,
-``lattice_factor``, ``tricubic_F`` and ``nearest_F``, with float32 versions built from the templates
-below: every constant is a typed ``REAL`` (numba would promote float32 * a Python float to float64).
+``SINGLE`` (``--precision single``) replaces the per-sample helpers, ``lattice_square_equal`` (and its
+four-lane form ``lattice_square_equal_4``), ``lattice_factor`` and ``tricubic_F``, with float32 versions built
+from the templates below: every constant is a typed ``REAL`` (numba would promote float32 * a Python float to
+float64). The F table is float32 (the pixel function reads it as it is).
 
 What stays float64 in the single-precision kernel, and why (docs/usage.md, "Single precision"):
 
@@ -69,6 +70,7 @@ V1 = V2 = V3 = V4 = V5 = V6 = V7 = 0.0
 S1 = S2 = S3 = S4 = S5 = S6 = S7 = 0.0
 N0 = N1 = N2 = N3 = D0 = D1 = D2 = D3 = 0.0
 _versine_pi = _chebyshev_u = _grating = _lattice_square_equal = _lattice_square = _sinc3 = _polint = None
+_versine_pi_4 = _reinsch_step_4 = None
 
 
 def versine_pi(d):
@@ -129,6 +131,39 @@ def lattice_square_equal(h, k, l, h0, k0, l0, terms):
         if l0 & 1:
             uc = -uc
     return ua * ub * uc
+
+
+def versine_pi_4(x, x0):
+    """``versine_pi`` of the fractions x - x0 of four lanes (each rounded to REAL once)."""
+    return (_versine_pi(REAL(x[0] - x0[0])), _versine_pi(REAL(x[1] - x0[1])), _versine_pi(REAL(x[2] - x0[2])),
+            _versine_pi(REAL(x[3] - x0[3])))
+
+
+def reinsch_step_4(u, dlt, s):
+    """One step of ``chebyshev_u``'s recurrence in four lanes: (U_j, D_j) -> (U_j+1, D_j+1)."""
+    u = (u[0] + dlt[0], u[1] + dlt[1], u[2] + dlt[2], u[3] + dlt[3])
+    return u, (dlt[0] - s[0] * u[0], dlt[1] - s[1] * u[1], dlt[2] - s[2] * u[2], dlt[3] - s[3] * u[3])
+
+
+def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
+    """``lattice_square_equal`` of four samples at once (``physics.lattice_square_equal_4`` in REAL): each lane
+    the same operations in the same order as the scalar function."""
+    sa = _versine_pi_4(h, h0)
+    sb = _versine_pi_4(k, k0)
+    sc = _versine_pi_4(l, l0)
+    ua = ub = uc = (ONE, ONE, ONE, ONE)
+    da = (ONE - sa[0], ONE - sa[1], ONE - sa[2], ONE - sa[3])
+    db = (ONE - sb[0], ONE - sb[1], ONE - sb[2], ONE - sb[3])
+    dc = (ONE - sc[0], ONE - sc[1], ONE - sc[2], ONE - sc[3])
+    for _ in range(terms - 1):
+        ua, da = _reinsch_step_4(ua, da, sa)
+        ub, db = _reinsch_step_4(ub, db, sb)
+        uc, dc = _reinsch_step_4(uc, dc, sc)
+    odd = ((terms - 1) & 1) == 1
+    ua = physics.grating_sign_4(ua, h0, odd)
+    ub = physics.grating_sign_4(ub, k0, odd)
+    uc = physics.grating_sign_4(uc, l0, odd)
+    return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3])
 
 
 def lattice_square(h, k, l, h0, k0, l0, na, nb, nc):
@@ -226,16 +261,11 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
     return _polint(ymh0, ymh1, ymh2, ymh3, th)
 
 
-def nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, default_F):
-    """``physics.nearest_F`` (the same lookup) in REAL: the table is REAL and so is default_F, so the value is
-    never widened to double."""
-    return physics.nearest_F(fhkl, hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max, REAL(default_F))
-
-
 #: template -> its jit options
 _TEMPLATES = {versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
-              lattice_square_equal: _CONTRACT, lattice_square: _CONTRACT, sinc3: JIT_OPTIONS,
-              lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS, nearest_F: JIT_OPTIONS}
+              lattice_square_equal: _CONTRACT, versine_pi_4: _CONTRACT, reinsch_step_4: _CONTRACT,
+              lattice_square_equal_4: _CONTRACT, lattice_square: _CONTRACT, sinc3: JIT_OPTIONS,
+              lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS}
 
 
 def _constants(real):
@@ -278,23 +308,39 @@ def real_helpers(real_name: str) -> types.SimpleNamespace:
 @lru_cache(maxsize=None)
 def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleType:
     """What the pixel function calls as ``ph`` for ``KernelFlags.precision`` and ``.shape``: ``physics``
-    for DOUBLE; for SINGLE a module with every name of ``physics`` and its four per-sample helpers in
-    float32, except the Gaussian shape's lattice factor, which stays ``physics``' double one: one float32
-    rounding of exp(-r^2) and its square is already ~1 ulp of float32 per sample, and bright images of
-    single-sample pixels (10^4 ADU and more) would then round over 0.1% of their SMV pixels the other way
-    (reference case xtal_gauss: 0.13%). The sample's product is then formed in double (F_cell^2 in float32
-    times F_latt^2). (A module, so that numba resolves ``ph.name`` at compile time, as for ``physics``.)"""
+    for DOUBLE; for SINGLE a module with every name of ``physics``, its per-sample helpers in float32 (and
+    its functions that call them, ``_CALLERS``, compiled again to call those), except the Gaussian shape's
+    lattice factor, which stays ``physics``' double one: one float32 rounding of exp(-r^2) and its square is
+    already ~1 ulp of float32 per sample, and bright images of single-sample pixels (10^4 ADU and more)
+    would then round over 0.1% of their SMV pixels the other way (reference case xtal_gauss: 0.13%). The
+    sample's product is then formed in double (F_cell^2 in float32 times F_latt^2). (A module, so that
+    numba resolves ``ph.name`` at compile time, as for ``physics``.)"""
     if precision == DOUBLE:
         return physics
     if precision != SINGLE:
         raise ValueError("unknown precision code %r" % (precision,))
-    module = types.ModuleType("nbnumba.kernels.precision.single_%d" % shape)
-    module.__dict__.update({name: value for name, value in vars(physics).items() if not name.startswith("__")})
+    # physics' names, with the float32 helpers in place of its own; ``__name__`` stays physics' (an importable
+    # module: numba's cache imports it to rebuild a cached function's environment)
+    namespace = dict(vars(physics))
     helpers = real_helpers("float32")
-    for name in ("lattice_square_equal", "lattice_factor", "tricubic_F", "nearest_F"):
+    for name in ("lattice_square_equal", "lattice_square_equal_4", "lattice_factor", "tricubic_F"):
         if not (name == "lattice_factor" and shape == physics.GAUSS):
-            setattr(module, name, getattr(helpers, name))
+            namespace[name] = getattr(helpers, name)
+    # physics' functions that call those helpers, compiled again to call the float32 ones
+    for name in _CALLERS:
+        caller = getattr(physics, name)
+        function = types.FunctionType(caller.py_func.__code__, namespace, name, caller.py_func.__defaults__)
+        function.__name__ = function.__qualname__ = "%s_float32_%d" % (name, shape)
+        options = dict(JIT_OPTIONS, **{k: v for k, v in caller.targetoptions.items() if k in ("inline", "fastmath")})
+        namespace[name] = njit(**options)(function)
+    module = types.ModuleType("nbnumba.kernels.precision.single_%d" % shape)
+    module.__dict__.update({name: value for name, value in namespace.items() if not name.startswith("__")})
     return module
+
+
+#: the functions of ``physics`` the pixel function calls that call the per-sample helpers (``make_physics``
+#: rebinds them), callees first
+_CALLERS = ("lattice_factor_4", "sample_group_1", "sample_group_4")
 
 
 __all__ = ["CODES", "DOUBLE", "NAMES", "REAL_TYPES", "SINGLE", "make_physics", "real_helpers"]
