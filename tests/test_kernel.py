@@ -212,8 +212,9 @@ def _cells(phisteps, mosaic_domains, seed):
 def test_groups_of_four_samples_are_the_phi_and_mosaic_loops_in_order(precision_name, shape, na, nb, nc, phisteps,
                                                                       mosaic_domains):
     """Walked four at a time (``sample_group_4``, the CPU), the samples are C's nested phi/mosaic loops in order,
-    each with the scalar path's indices and lattice factor (``sample_group_1``, the GPU), bit for bit; a last
-    group past the end repeats the last sample (padding the kernel does not evaluate)."""
+    each with the scalar path's indices and lattice factor (``sample_group_1``, the GPU), bit for bit, whether
+    a group runs in lockstep (four or more left) or one by one (fewer); the lanes past the last sample repeat
+    it (padding the kernel does not evaluate)."""
     real = _physics_of(precision_name, shape)
     cells = _cells(phisteps, mosaic_domains, seed=phisteps * 100 + mosaic_domains)
     s = (0.31, -0.12, 0.07)
@@ -222,12 +223,12 @@ def test_groups_of_four_samples_are_the_phi_and_mosaic_loops_in_order(precision_
     expected = []
     for phi_tic in range(phisteps):
         for mos_tic in range(mosaic_domains):
-            expected.append(real.sample_group_1(cells, phi_tic, mos_tic, phisteps, mosaic_domains, *s, *extra))
+            expected.append(real.sample_group_1(cells, phi_tic, mos_tic, 1, phisteps, mosaic_domains, *s, *extra))
     n_samples = phisteps * mosaic_domains
     phi_tic = mos_tic = 0
     walked = []
     for first in range(0, n_samples, 4):
-        group = real.sample_group_4(cells, phi_tic, mos_tic, phisteps, mosaic_domains, *s, *extra)
+        group = real.sample_group_4(cells, phi_tic, mos_tic, n_samples - first, phisteps, mosaic_domains, *s, *extra)
         *fields, phi_tic, mos_tic = group
         for lane in range(4):
             sample = tuple(field[lane] for field in fields)

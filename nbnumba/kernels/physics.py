@@ -408,10 +408,11 @@ def next_sample(phi_tic, mos_tic, phisteps, mosaic_domains):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def sample_group_1(cells, phi_tic, mos_tic, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc, fudge,
-                   a_star, b_star, c_star):
-    """One sample of the pixel function's (phi step, mosaic domain) loops: ``(phis, moss, hs, ks, ls, h0s, k0s,
-    l0s, F_latts, next_phi, next_mos)``, 1-tuples and the sample after it (``terms``: as ``lattice_factor_4``)."""
+def sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc,
+                   fudge, a_star, b_star, c_star):
+    """The next sample of the pixel function's (phi step, mosaic domain) loops, (``phi_tic``, ``mos_tic``):
+    ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos)``, 1-tuples and the sample after
+    it (``count``: the samples left, >= 1, of which this takes one; ``terms``: as ``lattice_factor_4``)."""
     h, k, l = miller_index(cells, phi_tic, mos_tic, s0, s1, s2)
     # int(ceil(h - 0.5)) (C L2817), guarded: NaN is no index
     h0 = nearest_index(h)
@@ -426,9 +427,33 @@ def sample_group_1(cells, phi_tic, mos_tic, phisteps, mosaic_domains, s0, s1, s2
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def sample_group_4(cells, phi_tic, mos_tic, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc, fudge,
-                   a_star, b_star, c_star):
-    """``sample_group_1`` for four consecutive samples (4-tuples; past the last sample the last one repeats)."""
+def _lanes(a, b, c, d):
+    """Four 1-tuples as one 4-tuple."""
+    return a[0], b[0], c[0], d[0]
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def sample_group_4(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc,
+                   fudge, a_star, b_star, c_star):
+    """``sample_group_1`` for the next four samples (4-tuples), side by side; with fewer than four left
+    (``count``; a still has one) those one at a time (a lockstep group would cost more), and the lanes past
+    the last sample repeat it."""
+    if count < 4:
+        g0 = sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na,
+                            nb, nc, fudge, a_star, b_star, c_star)
+        g1 = g0
+        if count > 1:
+            g1 = sample_group_1(cells, g0[9], g0[10], count - 1, phisteps, mosaic_domains, s0, s1, s2, shape, terms,
+                                na, nb, nc, fudge, a_star, b_star, c_star)
+        g2 = g1
+        if count > 2:
+            g2 = sample_group_1(cells, g1[9], g1[10], count - 2, phisteps, mosaic_domains, s0, s1, s2, shape, terms,
+                                na, nb, nc, fudge, a_star, b_star, c_star)
+        return (_lanes(g0[0], g1[0], g2[0], g2[0]), _lanes(g0[1], g1[1], g2[1], g2[1]),
+                _lanes(g0[2], g1[2], g2[2], g2[2]), _lanes(g0[3], g1[3], g2[3], g2[3]),
+                _lanes(g0[4], g1[4], g2[4], g2[4]), _lanes(g0[5], g1[5], g2[5], g2[5]),
+                _lanes(g0[6], g1[6], g2[6], g2[6]), _lanes(g0[7], g1[7], g2[7], g2[7]),
+                _lanes(g0[8], g1[8], g2[8], g2[8]), g2[9], g2[10])
     phi1, mos1 = next_sample(phi_tic, mos_tic, phisteps, mosaic_domains)
     phi2, mos2 = next_sample(phi1, mos1, phisteps, mosaic_domains)
     phi3, mos3 = next_sample(phi2, mos2, phisteps, mosaic_domains)

@@ -264,9 +264,9 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                         next_phi = 0
                         next_mos = 0
                         for first in range(0, n_samples, LANES):
-                            group = _SAMPLE_GROUP(cells, next_phi, next_mos, phisteps, mosaic_domains, s0, s1,
-                                                  s2, SHAPE, equal_terms, Na, Nb, Nc, xtal.fudge, a_star, b_star,
-                                                  c_star)
+                            group = _SAMPLE_GROUP(cells, next_phi, next_mos, n_samples - first, phisteps,
+                                                  mosaic_domains, s0, s1, s2, SHAPE, equal_terms, Na, Nb, Nc,
+                                                  xtal.fudge, a_star, b_star, c_star)
                             phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos = group
                             for lane in range(1 if LANES == 1 else min(LANES, n_samples - first)):
                                 phi_tic = phis[lane]
