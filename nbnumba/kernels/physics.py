@@ -412,7 +412,8 @@ def sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0,
                    fudge, a_star, b_star, c_star):
     """The next sample of the pixel function's (phi step, mosaic domain) loops, (``phi_tic``, ``mos_tic``):
     ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos)``, 1-tuples and the sample after
-    it (``count``: the samples left, >= 1, of which this takes one; ``terms``: as ``lattice_factor_4``)."""
+    it (``count``: the samples left, >= 1, of which this takes one; ``terms``: as ``lattice_factor_4``).
+    Inlined, as ``sample_group_4`` is: they take the ``cells`` array (see ``miller_index``)."""
     h, k, l = miller_index(cells, phi_tic, mos_tic, s0, s1, s2)
     # int(ceil(h - 0.5)) (C L2817), guarded: NaN is no index
     h0 = nearest_index(h)

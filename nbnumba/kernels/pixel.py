@@ -162,8 +162,8 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
         no_water = sc.water_size == 0.0
         # -default_F in the F table's real type (float32 with --precision single)
         default_F = fhkl.dtype.type(xtal.default_F)
-        # Na = Nb = Nc, an integer the recurrence takes: the lockstep form, tested once per pixel
         n_samples = phisteps * mosaic_domains
+        # Na = Nb = Nc, an integer the recurrence takes: the lockstep form, tested once per pixel
         equal_terms = 0
         if SHAPE == ph.SQUARE and Na == Nb and Na == Nc:
             equal_terms = ph.grating_terms(Na)
