@@ -398,8 +398,8 @@ def miller_index(cells, phi_tic, mos_tic, s0, s1, s2):
 
 @njit(**JIT_OPTIONS)
 def next_sample(phi_tic, mos_tic, phisteps, mosaic_domains):
-    """The (phi step, mosaic domain) after this one in C's loop order; the last one repeats itself (the
-    padding lanes of a last group of four)."""
+    """The (phi step, mosaic domain) after this one in C's loop order. The last one has no successor and
+    returns itself: the loops never use that value, and it keeps every index inside the cells table."""
     if mos_tic + 1 < mosaic_domains:
         return phi_tic, mos_tic + 1
     if phi_tic + 1 < phisteps:
@@ -440,6 +440,7 @@ def sample_group_4(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0,
     (``count``; a still has one) those one at a time (a lockstep group would cost more), and the lanes past
     the last sample repeat it."""
     if count < 4:
+        # each g: sample_group_1's tuple, whose last two entries (g[9], g[10]) are the sample after it
         g0 = sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na,
                             nb, nc, fudge, a_star, b_star, c_star)
         g1 = g0

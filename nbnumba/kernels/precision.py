@@ -305,6 +305,11 @@ def real_helpers(real_name: str) -> types.SimpleNamespace:
     return types.SimpleNamespace(**compiled)
 
 
+#: the functions of ``physics`` the pixel function calls that call the per-sample helpers (``make_physics``
+#: rebinds them), callees first
+_CALLERS = ("lattice_factor_4", "sample_group_1", "sample_group_4")
+
+
 @lru_cache(maxsize=None)
 def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleType:
     """What the pixel function calls as ``ph`` for ``KernelFlags.precision`` and ``.shape``: ``physics``
@@ -336,11 +341,6 @@ def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleTyp
     module = types.ModuleType("nbnumba.kernels.precision.single_%d" % shape)
     module.__dict__.update({name: value for name, value in namespace.items() if not name.startswith("__")})
     return module
-
-
-#: the functions of ``physics`` the pixel function calls that call the per-sample helpers (``make_physics``
-#: rebinds them), callees first
-_CALLERS = ("lattice_factor_4", "sample_group_1", "sample_group_4")
 
 
 __all__ = ["CODES", "DOUBLE", "NAMES", "REAL_TYPES", "SINGLE", "make_physics", "real_helpers"]
