@@ -14,7 +14,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import types
 
+import numpy as np
 from numba.core import config
 
 from nbnumba._version import __version__
@@ -85,6 +87,52 @@ def cache_dir():
 
 
 SOURCE_KEY = _source_key()
+
+
+def python_twins(module, names) -> types.SimpleNamespace:
+    """Plain-Python twins of the compiled functions ``names`` of ``module``, for the set-up, which calls
+    them a few times per image: loading one from numba's cache costs 3-5 ms of a run (numba links its
+    machine code into the process), its Python source runs in about a microsecond.
+
+    A twin is the function's own source, its calls to the other ``names`` going to their twins. It gives
+    the compiled function's floats: both are IEEE double arithmetic and the C library's math functions
+    (no fastmath: functions compiled with fastmath flags are refused). Where Python stops instead of
+    giving inf or NaN (a float divided by zero, ``math.sin(inf)``, an overflowing ``math.exp``), and
+    where the result holds a NaN (whose sign bit Python's and LLVM's negation may set differently), the
+    twin returns the compiled function's result; numpy scalars give IEEE results, as compiled code does
+    (numpy may warn)."""
+    namespace = dict(vars(module))
+    for name in names:
+        compiled = getattr(module, name)
+        if compiled.targetoptions.get("fastmath"):
+            raise ValueError("%s.%s is compiled with fastmath: Python cannot reproduce it" % (module.__name__, name))
+        function = compiled.py_func
+        namespace[name] = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__,
+                                             function.__closure__)
+    return types.SimpleNamespace(**{name: _twin(namespace[name], getattr(module, name)) for name in names})
+
+
+def _twin(python, compiled):
+    def twin(*args):
+        try:
+            result = python(*args)
+        except (ArithmeticError, ValueError):  # x/0, math domain or range errors: C's inf or NaN
+            return compiled(*args)
+        return compiled(*args) if _holds_nan(result) else result
+
+    twin.__name__ = twin.__qualname__ = python.__name__
+    twin.__doc__ = python.__doc__
+    twin.compiled = compiled
+    return twin
+
+
+def _holds_nan(value) -> bool:
+    """Whether a float, numpy scalar or array, or a (nested) tuple of them holds a NaN."""
+    if isinstance(value, tuple):
+        return any(_holds_nan(item) for item in value)
+    if isinstance(value, float):
+        return value != value
+    return bool(np.isnan(value).any())
 
 
 @contextlib.contextmanager

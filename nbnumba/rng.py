@@ -2,11 +2,12 @@
 """nanoBragg.c's random numbers: Numerical Recipes ``ran1`` with its shared shuffle table, and the
 random rotations built on it (mosaic domains, ``-misset random``), with C's float32 intermediates."""
 import math
+import sys
 
 import numpy as np
 from numba import njit
 
-from nbnumba._jit import JIT_OPTIONS
+from nbnumba._jit import JIT_OPTIONS, python_twins
 
 IA = 16807
 IM = 2147483647
@@ -88,6 +89,14 @@ def mosaic_rotation_umat(mosaicity, idum, table):
     return umat
 
 
+#: ``ran1`` and ``mosaic_rotation_umat`` as plain-Python twins (``nbnumba._jit.python_twins``): the
+#: same numbers, without loading compiled code, for a run that needs a few rotations
+HOST = python_twins(sys.modules[__name__], ("ran1", "mosaic_rotation_umat"))
+#: up to this many random rotations (mosaic domains) a run computes them with the Python twin, about
+#: 20 us each, rather than load the compiled function, about 45 ms
+TWIN_ROTATIONS = 1000
+
+
 class RandomStreams:
     """The C program's random-number state: one shuffle table shared by every stream (misset, mosaic,
     noise), each stream with its own ``idum``. Seeds are given as C stores them (negated)."""
@@ -98,8 +107,10 @@ class RandomStreams:
     def uniform(self, idum):
         return ran1(idum, self.table)
 
-    def rotation(self, mosaicity, idum):
-        return mosaic_rotation_umat(mosaicity, idum, self.table)
+    def rotation(self, mosaicity, idum, twin=True):
+        """``mosaic_rotation_umat`` on this state; ``twin``: with its Python twin (``HOST``)."""
+        rotate = HOST.mosaic_rotation_umat if twin else mosaic_rotation_umat
+        return rotate(mosaicity, idum, self.table)
 
 
 def seed_array(seed):
@@ -111,8 +122,9 @@ def mosaic_umats(mosaic_spread, mosaic_domains, streams, idum):
     """Domain rotation matrices as C builds them (L2437-2458): one random rotation per domain, all
     random numbers consumed, then domain 0 forced to the identity. Shape (domains, 3, 3)."""
     umats = np.empty((mosaic_domains, 3, 3))
+    twin = mosaic_domains <= TWIN_ROTATIONS
     for mos_tic in range(mosaic_domains):
-        umats[mos_tic] = streams.rotation(mosaic_spread, idum).reshape(3, 3)
+        umats[mos_tic] = streams.rotation(mosaic_spread, idum, twin).reshape(3, 3)
         if mos_tic == 0:
             umats[0] = np.eye(3)
     return umats

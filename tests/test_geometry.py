@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from nbnumba import params_from_argv
+from nbnumba import params_from_argv, rng
 from nbnumba.rng import RandomStreams, mosaic_umats, seed_array
 from nbnumba.setup import prepare
 
@@ -209,6 +209,25 @@ def test_mosaic_domains_are_small_rotations():
         angle = math.acos(min(1.0, (np.trace(u) - 1) / 2))
         assert angle <= spread * (1 + 1e-6)
     assert len({u.tobytes() for u in umats}) == 20
+
+
+@pytest.mark.parametrize("seed", [-12345678, -1, -987654321])
+def test_python_twin_rotations_are_the_compiled_ones(seed, monkeypatch):
+    """Few mosaic domains (and -misset random) take ``mosaic_rotation_umat``'s Python twin: the same
+    matrices to the last bit and the same random-number state as the compiled function, drawn in turn
+    from one shared shuffle table; ``mosaic_umats`` gives the same domains either way."""
+    twin_streams, compiled_streams = RandomStreams(), RandomStreams()
+    twin_idum, compiled_idum = seed_array(seed), seed_array(seed)
+    for mosaicity in (math.radians(0.2), 90.0, 1e-6, 0.0) * 200:
+        twin = twin_streams.rotation(mosaicity, twin_idum, twin=True)
+        compiled = compiled_streams.rotation(mosaicity, compiled_idum, twin=False)
+        assert twin.tobytes() == compiled.tobytes()
+    assert np.array_equal(twin_streams.table, compiled_streams.table) and twin_idum[0] == compiled_idum[0]
+    domains = 25
+    assert domains <= rng.TWIN_ROTATIONS
+    by_twin = mosaic_umats(0.01, domains, RandomStreams(), seed_array(seed))
+    monkeypatch.setattr(rng, "TWIN_ROTATIONS", 0)
+    assert mosaic_umats(0.01, domains, RandomStreams(), seed_array(seed)).tobytes() == by_twin.tobytes()
 
 
 @pytest.mark.parametrize("angles", [(0.1, -0.2, 0.3), (1.2, 0.7, -2.5), (-3.0, 0.05, 1.0)])

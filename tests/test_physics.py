@@ -105,3 +105,61 @@ def test_in_table_inside_and_outside_the_table():
     assert not ph.in_table(8, 0, 2, 2, -1, 0, 0, 1, 1, 2)
     assert not ph.in_table(8, 0, 1, 0, -1, 0, 0, 1, 1, 2)
     assert not ph.in_table(0, 0, 1, 2, -1, 0, 0, 1, 1, 2)  # no -hkl: every F is -default_F
+
+
+def _bits(value):
+    """The bytes of a float, a tuple of floats or a (magnitude, vector) pair: NaN-aware equality."""
+    flat = []
+    for item in value if isinstance(value, tuple) else (value,):
+        flat += list(item) if isinstance(item, tuple) else [item]
+    return np.array(flat, dtype=np.float64).tobytes()
+
+
+def _twin_cases(rng):
+    """Arguments of each ``physics.HOST`` twin: random vectors over many magnitudes (and signs), unit
+    axes, angles, zero vectors, numpy scalars, and infinite and NaN components and angles."""
+    def vector():
+        kind = rng.integers(5)
+        if kind == 0:
+            return (0.0, 0.0, 0.0)
+        v = rng.normal(size=3) * 10.0 ** rng.integers(-300, 300)
+        if kind == 1:
+            v[rng.integers(3)] = rng.choice([math.inf, -math.inf, math.nan])
+        values = tuple(float(x) for x in v)
+        return tuple(np.float64(x) for x in values) if kind == 2 else values
+
+    def angle():
+        return float(rng.choice([0.0, math.inf, math.nan, rng.normal() * 10.0 ** rng.integers(-8, 3)]))
+
+    for _ in range(400):
+        yield "dot", (vector(), vector())
+        yield "cross", (vector(), vector())
+        yield "magnitude", (vector(),)
+        yield "unitize", (vector(),)
+        yield "scale", (vector(), float(rng.normal() * 10.0 ** rng.integers(-300, 300)))
+        yield "rotate", (vector(), angle(), angle(), angle())
+        yield "rotate_axis", (vector(), ph.unitize(vector())[1], angle())
+        yield "rotate_umat", (vector(),) + tuple(float(x) for x in rng.normal(size=9))
+
+
+def test_python_twins_give_the_compiled_floats():
+    """The set-up's Python twins of the vector helpers (``physics.HOST``) return the compiled functions'
+    floats bit for bit, also where Python alone would raise (sin of an infinite angle) or numpy scalars
+    divide by zero."""
+    rng = np.random.default_rng(20261203)
+    compared = {}
+    with np.errstate(all="ignore"):
+        for name, args in _twin_cases(rng):
+            twin = getattr(ph.HOST, name)
+            assert _bits(twin(*args)) == _bits(twin.compiled(*args)), (name, args)
+            compared[name] = compared.get(name, 0) + 1
+    assert set(compared) == set(vars(ph.HOST))
+    # the fallback: Python's math.sin(inf) raises, the twin gives the compiled NaN
+    assert math.isnan(ph.HOST.rotate_axis((1.0, 0.0, 0.0), (0.0, 0.0, 1.0), math.inf)[0])
+
+
+def test_python_twins_refuse_fastmath_functions():
+    from nbnumba._jit import python_twins
+
+    with pytest.raises(ValueError, match="fastmath"):
+        python_twins(ph, ("cos_pi",))

@@ -20,6 +20,7 @@ Python and its ``site-packages`` folders; an upgrade or an edit of the package c
 never reaches a worker that runs other code (and that worker exits by itself)."""
 import _signal  # the C modules: ``signal`` imports enum, ``socket`` selectors, enum, array (start-up time)
 import _socket
+import gc
 import marshal
 import os
 import sys
@@ -324,6 +325,7 @@ def main():
             outcome = _interrupted([_signal.SIGINT])
         if outcome is not None:
             end_process(*outcome)
+    gc.disable()  # start-up: no collection while the pipeline is imported (``cli.main._pause_collector``)
     from nbnumba.cli.main import run_command  # noqa: PLC0415 -- start-up: only when no worker ran it
     run_command(argv)
 

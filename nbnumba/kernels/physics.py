@@ -4,10 +4,11 @@
 state), so numba-cuda can compile the same source for the device. Arithmetic follows nanoBragg.c's
 evaluation order so that results agree with the C program to the last bits where possible."""
 import math
+import sys
 
 from numba import njit
 
-from .._jit import JIT_OPTIONS
+from .._jit import JIT_OPTIONS, python_twins
 
 SQUARE, ROUND, GAUSS, TOPHAT = 0, 1, 2, 3
 
@@ -567,3 +568,9 @@ def in_table(hkls, h0, k0, l0, h_min, h_max, k_min, k_max, l_min, l_max):
     pixel function reads the table itself: a call that passes an array costs a reference count increment
     and decrement per sample, atomic and shared by the threads.)"""
     return hkls and h_min <= h0 <= h_max and k_min <= k0 <= k_max and l_min <= l0 <= l_max
+
+
+#: the vector helpers as the set-up calls them: plain-Python twins (``nbnumba._jit.python_twins``), so
+#: that a run loads no compiled code for them
+HOST = python_twins(sys.modules[__name__], ("dot", "cross", "magnitude", "unitize", "scale", "rotate", "rotate_axis",
+                                            "rotate_umat"))

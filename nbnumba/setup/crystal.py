@@ -9,9 +9,13 @@ import numpy as np
 
 from nbnumba.constants import DBL_MIN, RTD
 from nbnumba.errors import InputError
-from nbnumba.kernels.physics import cross, dot, magnitude, rotate, rotate_axis, rotate_umat, scale
+from nbnumba.kernels.physics import HOST
 from nbnumba.params import Params
 from nbnumba.rng import umat2misset
+
+# the physics' vector helpers as Python (``physics.HOST``): the set-up loads no compiled code for them
+cross, dot, magnitude, rotate = HOST.cross, HOST.dot, HOST.magnitude, HOST.rotate
+rotate_axis, rotate_umat, scale = HOST.rotate_axis, HOST.rotate_umat, HOST.scale
 
 _INT_MAX = 2**31 - 1
 _BAD_CELL = ("-cell: the cell a b c alpha beta gamma has %s cell vectors; expected positive edges (Angstrom) "

@@ -9,8 +9,12 @@ import numpy as np
 
 from nbnumba.constants import DBL_MIN, RTD, Convention, Pivot
 from nbnumba.errors import InputError
-from nbnumba.kernels.physics import cross, dot, magnitude, rotate, rotate_axis, unitize
+from nbnumba.kernels.physics import HOST
 from nbnumba.params import Params
+
+# the physics' vector helpers as Python (``physics.HOST``): the set-up loads no compiled code for them
+cross, dot, magnitude, rotate = HOST.cross, HOST.dot, HOST.magnitude, HOST.rotate
+rotate_axis, unitize = HOST.rotate_axis, HOST.unitize
 
 # lab-frame vectors per convention (c_behaviour.md §3.1): beam, fdet, sdet, odet, twotheta, polar, spindle
 CONVENTION_VECTORS = {

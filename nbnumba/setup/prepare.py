@@ -17,12 +17,15 @@ from nbnumba import limits
 from nbnumba.constants import AVOGADRO, R_E_SQR, RTD, WATER_F, WATER_MW, CrystalShape, PhiCarryover
 from nbnumba.errors import InputError
 from nbnumba.kernels.cpu import SAMPLES_PER_SECOND
-from nbnumba.kernels.physics import cross, magnitude, rotate_axis, scale
+from nbnumba.kernels.physics import HOST
 from nbnumba.params import Params
 from nbnumba.rng import RandomStreams, mosaic_umats, seed_array
 from nbnumba.setup import crystal as xtal_mod
 from nbnumba.setup import geometry, inputs
 from nbnumba.setup.geometry import c_div
+
+# the physics' vector helpers as Python (``physics.HOST``): the set-up loads no compiled code for them
+cross, magnitude, rotate_axis, scale = HOST.cross, HOST.magnitude, HOST.rotate_axis, HOST.scale
 
 #: the crystal shapes as C's parameter summary names them
 SHAPE_NAMES = {CrystalShape.SQUARE: "parallelpiped", CrystalShape.ROUND: "ellipsoidal",
