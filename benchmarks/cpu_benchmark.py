@@ -46,7 +46,18 @@ WORKLOADS = {
     "BENCH-3": "-hkl cubic.hkl -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -default_F 100 -distance 100 "
                "-detsize 102.4 -pixel 0.1 -nonoise -nopgm -noprogress",
 }
-OURS = [sys.executable, "-c", "from nbnumba.cli.main import main; main()"]
+
+
+def command(tree):
+    """The ``nbnumba`` command of checkout ``tree`` as pip installs it: its ``scripts/nbnumba`` (run
+    directly: ``NBNUMBA_WORKER=0``, see ``run``), or the click command of a checkout from before it."""
+    script = Path(tree) / "scripts" / "nbnumba"
+    if script.exists():
+        return [sys.executable, str(script)]
+    return [sys.executable, "-c", "from nbnumba.cli.main import main; main()"]
+
+
+OURS = command(ROOT)
 
 # run inside a child: RSS after imports and kernel load, then the whole run, then the peak
 MEMORY_PROBE = r"""
@@ -178,6 +189,7 @@ def run(args):
     # with PYTHONDONTWRITEBYTECODE set would compile every module from source in every run (~0.1 s)
     env_base.pop("PYTHONDONTWRITEBYTECODE", None)
     env_base["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    env_base["NBNUMBA_WORKER"] = "0"  # direct runs: never hand them to a warm worker the user started
     c_bin = args.c_bin or os.environ.get("NB_C_BIN")
     if c_bin and not os.access(c_bin, os.X_OK):
         print("no executable C program at %s: nbnumba only" % c_bin, file=sys.stderr)
@@ -190,6 +202,7 @@ def run(args):
     if not precisions or any(p not in PRECISIONS for p in precisions) or len(set(precisions)) < len(precisions):
         raise SystemExit("--precision: a comma-separated list of %s, not %r" % ("/".join(PRECISIONS), args.precision))
     threads = [int(t) for t in args.threads.split(",")]
+    base_command = command(Path(args.baseline_tree).resolve()) if args.baseline_tree else None
     for name in args.workloads.split(","):
         argv = WORKLOADS[name].split()
         if args.detpixels:
@@ -210,12 +223,12 @@ def run(args):
             base_env = None
             if args.baseline_tree:
                 base_env = dict(env, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
-                timed(OURS + ours_argv, work, base_env)
+                timed(base_command + ours_argv, work, base_env)
             rows = dict(c=[], c_rss=[], base=[], **{"ours_" + p: [] for p in precisions},
                         **{"rss_" + p: [] for p in precisions})
             for rep in range(args.reps):
                 if base_env is not None:
-                    rows["base"].append(timed(OURS + ours_argv, work, base_env)[0])
+                    rows["base"].append(timed(base_command + ours_argv, work, base_env)[0])
                 if c_bin:
                     wall, rss = timed([c_bin] + c_argv, work, env)
                     rows["c"].append(wall)
@@ -291,7 +304,8 @@ def markdown(report):
              "Machine: %s, %d logical CPUs, %s; Python %s, numpy %s, numba %s." % (
                  m["cpu"], m["logical_cpus"], m["system"], m["python"], m["numpy"], m["numba"]),
              "C program: %s. %d repetitions per row, C and nbnumba interleaved; whole-program wall times "
-             "(start-up, set-up, output files included); nbnumba with a warm compilation cache, %s "
+             "(start-up, set-up, output files included) of the `nbnumba` command run directly "
+             "(`scripts/nbnumba`, `NBNUMBA_WORKER=0`); nbnumba with a warm compilation cache, %s "
              "precision, spec mode. Load average at start %s, at end %s." % (
                  report["c_program"] or "not run", report["repetitions"],
                  " and ".join(report.get("precision", "double").split(",")),
