@@ -250,3 +250,46 @@ def test_pixel_function_lanes_are_one_or_four():
     flags = KernelFlags(0, False, False, False, False, False, False, False)
     with pytest.raises(ValueError, match="lanes"):
         make_pixel_function(flags, 3)
+
+
+#: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes
+#: side by side: the CPU kernel renders their pixels four side by side
+STILL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-lambda", "1.0", "-distance", "100",
+         "-detpixels", "20", "-pixel", "2.4", "-mosaic", "0.5", "-mosaic_domains", "3", "-mosaic_seed", "7"]
+
+
+@pytest.mark.parametrize("extra", [
+    # sources (divergence x dispersion), -dmin skipping some, Kahn polarisation, water, a thick sensor,
+    # sub-pixels, an ROI whose rows split groups of four
+    ["-N", "5", "-hdivrange", "0.2", "-hdivsteps", "3", "-dispersion", "0.1", "-dispsteps", "2", "-polar", "0.5",
+     "-dmin", "4", "-water", "1", "-detector_thick", "50", "-detector_thicksteps", "2", "-oversample", "2",
+     "-roi", "3", "15", "2", "17"],
+    ["-Na", "5", "-Nb", "6", "-Nc", "7", "-round_xtal", "-oversample_omega", "-oversample_polar",
+     "-oversample_thick", "-detector_thick", "50", "-curved_det", "-oversample", "2"],
+    ["-N", "4", "-gauss_xtal", "--precision", "single", "-nopolar", "-point_pixel"],
+    ["-N", "3", "-tophat_spots", "-hkl", "cubic.hkl", "-default_F", "0"],
+], ids=["sources-dmin-water-thick", "round-oversample-flags-curved", "gauss-single-point-pixel", "tophat-hkl"])
+def test_pixels_side_by_side_are_the_one_pixel_function(extra, tmp_path, monkeypatch):
+    """Every pixel of a still that the CPU kernel renders four side by side
+    (``kernels.pixel.make_pixel_group_function``) is the pixel that the pixel function renders alone (the
+    serial -printout evaluation, ``plan.trace_pixel``), to the last bit, across the flags the grouped
+    path takes; so is the image's solid-angle sum (pixel by pixel, in row order, as C adds it)."""
+    from nbnumba.kernels.pixel import pixel_groups_apply
+    from nbnumba.render import plan
+
+    result = _simulate(STILL + extra, tmp_path, monkeypatch)
+    assert pixel_groups_apply(result.plan.flags)
+    image = result.floatimage
+    roi = result.plan.passes
+    omega_rows = np.zeros(image.shape[0])
+    for spixel in range(image.shape[0]):
+        for fpixel in range(image.shape[1]):
+            if not (roi.roi_ymin <= spixel <= roi.roi_ymax and roi.roi_xmin <= fpixel <= roi.roi_xmax):
+                assert image[spixel, fpixel] == 0.0  # outside the ROI: not rendered
+                continue
+            # the serial -printout evaluation: (..., trace, samples, (value, omega_sum, ...))
+            evaluated = plan._evaluate(result.plan, result.rendering, fpixel, spixel, None, 0)
+            value, omega_sum = evaluated[5][:2]
+            assert np.isfinite(value) and np.float32(value) == image[spixel, fpixel], (spixel, fpixel)
+            omega_rows[spixel] += omega_sum
+    assert float(omega_rows.sum()) == result.omega_sum

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """CPU kernel: the pixel function (``kernels.pixel``) over a block of detector pixels (row-major),
-parallel over the pixels (the C program's OpenMP loop is parallel over rows).
+parallel over groups of four consecutive pixels (the C program's OpenMP loop is parallel over rows); a
+still's four pixels go side by side through ``make_pixel_group_function``, other pixels one by one.
 ``make_cpu_kernel(flags)`` specialises it at compile time.
 Threads share nothing but the read-only inputs: each pixel writes its own entries (no shared
 counter or maximum); the rows' solid-angle sums are added serially after the parallel loop."""
@@ -13,11 +14,18 @@ from numba import njit, prange
 
 from nbnumba._jit import JIT_OPTIONS
 from nbnumba.kernels.physics import LANES
-from nbnumba.kernels.pixel import make_pixel_function, pixel_task
+from nbnumba.kernels.pixel import (
+    PIXEL_LANES,
+    make_pixel_function,
+    make_pixel_group_function,
+    pixel_groups_apply,
+    pixel_task,
+)
 from nbnumba.kernels.specialise import specialise
 from nbnumba.kernels.types import KernelFlags
 
 _PIXEL = None  # bound by make_cpu_kernel (kernels.specialise)
+_PIXELS = None  # bound by make_cpu_kernel: four pixels side by side (kernels.pixel.make_pixel_group_function)
 #: every kernel this process has made: {KernelFlags: dispatcher} (the warm worker, ``nbnumba.cli.server``,
 #: loads the ones its jobs used)
 MADE = {}
@@ -45,10 +53,12 @@ def make_cpu_kernel(flags: KernelFlags):
     ``floatimage``, adds the pixels' solid-angle sums to their rows' ``omega_rows`` entries in pixel
     order (a row may span several calls: the sum is C's whatever the blocks), when interpolating
     records the first interpolation failure of each pixel, and with the phi carryover whether a
-    pixel evaluated any phi step (see ``nbnumba.render.serial_order``). Parallel over the pixels of
-    the block, so that a block of a few expensive pixels still uses every thread."""
+    pixel evaluated any phi step (see ``nbnumba.render.serial_order``). Parallel over groups of
+    ``PIXEL_LANES`` pixels of the block; a block has at least that many pixels per thread
+    (``CpuRenderer.min_block_pixels``), so that a block of a few expensive pixels still uses every thread."""
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
+    GROUPS = pixel_groups_apply(flags)
     # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
     # function it calls is chosen by all of them)
     FLAGS = tuple(int(v) for v in flags)
@@ -59,23 +69,43 @@ def make_cpu_kernel(flags: KernelFlags):
         fpixels = floatimage.shape[1]
         count = pixel_end - pixel_start
         omega_pixels = np.zeros(count)
-        for j in prange(count):
-            imgidx = pixel_start + j
-            spixel = imgidx // fpixels
-            fpixel = imgidx - spixel * fpixels
-            go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
-                                                       CARRYOVER)
-            if not go:
-                continue
-            value, omega_sum, first_event, any_loop = _PIXEL(
-                spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
-                sources, cells_first, cells_carry, fhkl)
-            omega_pixels[j] = omega_sum
-            floatimage[spixel, fpixel] = np.float32(value)
-            if INTERPOLATE:
-                interp_event[spixel, fpixel] = first_event
-            if CARRYOVER:
-                evaluated[spixel, fpixel] = any_loop
+        # pixels with fewer (phi step, mosaic domain) samples than the pixel function takes side by side
+        # (a still: one) go four side by side instead, where all four are rendered
+        grouped = GROUPS and cells_carry.shape[0] * cells_carry.shape[1] < LANES
+        for group in prange((count + PIXEL_LANES - 1) // PIXEL_LANES):
+            first = group * PIXEL_LANES
+            last = min(first + PIXEL_LANES, count)
+            if grouped and last - first == PIXEL_LANES:
+                i0 = pixel_start + first
+                sp = (i0 // fpixels, (i0 + 1) // fpixels, (i0 + 2) // fpixels, (i0 + 3) // fpixels)
+                fp = (i0 - sp[0] * fpixels, i0 + 1 - sp[1] * fpixels, i0 + 2 - sp[2] * fpixels,
+                      i0 + 3 - sp[3] * fpixels)
+                if (pixel_task(sp[0], fp[0], fpixels, passes, mask, False, False)[0]
+                        and pixel_task(sp[1], fp[1], fpixels, passes, mask, False, False)[0]
+                        and pixel_task(sp[2], fp[2], fpixels, passes, mask, False, False)[0]
+                        and pixel_task(sp[3], fp[3], fpixels, passes, mask, False, False)[0]):
+                    values, omega_sums = _PIXELS(sp, fp, sc, vectors, xtal, sources, cells_carry, fhkl)
+                    for lane in range(PIXEL_LANES):
+                        omega_pixels[first + lane] = omega_sums[lane]
+                        floatimage[sp[lane], fp[lane]] = np.float32(values[lane])
+                    continue
+            for j in range(first, last):
+                imgidx = pixel_start + j
+                spixel = imgidx // fpixels
+                fpixel = imgidx - spixel * fpixels
+                go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
+                                                           CARRYOVER)
+                if not go:
+                    continue
+                value, omega_sum, first_event, any_loop = _PIXEL(
+                    spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
+                    sources, cells_first, cells_carry, fhkl)
+                omega_pixels[j] = omega_sum
+                floatimage[spixel, fpixel] = np.float32(value)
+                if INTERPOLATE:
+                    interp_event[spixel, fpixel] = first_event
+                if CARRYOVER:
+                    evaluated[spixel, fpixel] = any_loop
         # C's omega_sum order: each row's pixels in order, serially (a skipped pixel adds an exact 0.0)
         j = 0
         spixel = pixel_start // fpixels
@@ -90,7 +120,8 @@ def make_cpu_kernel(flags: KernelFlags):
             spixel += 1
             first = 0
 
-    render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags, LANES))
+    render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags, LANES),
+                        _PIXELS=make_pixel_group_function(flags))
     MADE[flags] = kernel = njit(parallel=True, **JIT_OPTIONS)(render)
     return kernel
 
@@ -106,7 +137,7 @@ class CpuRenderer:
         #: how ``serial_order`` sizes the blocks of pixels of one call
         self.block_samples = BLOCK_SECONDS * SAMPLES_PER_SECOND * threads
         self.block_seconds = BLOCK_SECONDS
-        self.min_block_pixels = threads
+        self.min_block_pixels = threads * PIXEL_LANES
         self.max_block_pixels = MAX_BLOCK_PIXELS
         self._inputs = (mask, vectors, xtal, sources, cells_first, cells_carry, fhkl)
         self.floatimage = np.zeros(shape, np.float32)

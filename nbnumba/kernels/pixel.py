@@ -13,7 +13,10 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
   (``physics.sample_group_1``/``sample_group_4``): on the CPU four samples' Miller indices and lattice
   factors are computed side by side (SIMD), then each sample is evaluated and added in order, as C does;
 - the F table is read in this function (``physics.in_table``), not in a helper: passing an array to a
-  function costs numba an atomic reference count update per call, which threads contend for."""
+  function costs numba an atomic reference count update per call, which threads contend for;
+- pixels with fewer samples than that (a still: one) go four side by side through
+  ``make_pixel_group_function`` on the CPU: the same operations per pixel, four independent chains, and
+  one call (and one set of reference counts) for four pixels."""
 import math
 from functools import lru_cache
 
@@ -399,6 +402,201 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
     sample_group = real_physics.sample_group_1 if lanes == 1 else real_physics.sample_group_4
     return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel" if lanes == 1 else "pixel%d" % lanes,
                                           ph=real_physics, _SAMPLE_GROUP=sample_group))
+
+
+#: pixels side by side in the CPU kernel's lockstep path (``make_pixel_group_function``)
+PIXEL_LANES = 4
+
+
+def pixel_groups_apply(flags: KernelFlags) -> bool:
+    """Whether the CPU kernel may render pixels four side by side for ``flags``: not with interpolation
+    or the c-parity phi carryover (their per-pixel state follows C's run-wide order) nor a trace."""
+    return not (flags.interpolate or flags.phi_carryover or flags.trace)
+
+
+@lru_cache(maxsize=None)
+def make_pixel_group_function(flags: KernelFlags):
+    """Compile (once per flag set) ``pixels(spixels, fpixels, sc, vectors, xtal, sources, cells, fhkl)``:
+    the pixel function (``make_pixel_function``, ``first_loop`` False, not interpolating, no trace) of four
+    pixels side by side (4-tuples of their indices), returning ``(values, omega_sums)``, 4-tuples.
+
+    Each pixel runs exactly the operations the pixel function runs for it, in the same order, so the
+    image is the same; the four pixels' independent chains of divisions and square roots (pixel
+    position, unit vector, solid angle, scattering vector, Miller indices, lattice factor) overlap,
+    where one pixel at a time waits for each result. The CPU kernel uses it for pixels with fewer than
+    ``physics.LANES`` (phi step, mosaic domain) samples (a still: one), whose samples the pixel function
+    cannot put side by side; ``pixel_groups_apply`` says for which flags."""
+    SHAPE = flags.shape
+    OS_THICK = flags.oversample_thick
+    OS_POLAR = flags.oversample_polar
+    OS_OMEGA = flags.oversample_omega
+    CURVED = flags.curved_detector
+    POINT_PIXEL = flags.point_pixel
+
+    def pixels(spixels, fpixels, sc, vectors, xtal, sources, cells, fhkl):
+        phisteps = cells.shape[0]
+        mosaic_domains = cells.shape[1]
+        nsources = sources.shape[0]
+        fdet = (vectors[FDET, 0], vectors[FDET, 1], vectors[FDET, 2])
+        sdet = (vectors[SDET, 0], vectors[SDET, 1], vectors[SDET, 2])
+        odet = (vectors[ODET, 0], vectors[ODET, 1], vectors[ODET, 2])
+        pix0 = (vectors[PIX0, 0], vectors[PIX0, 1], vectors[PIX0, 2])
+        beam = (vectors[BEAM, 0], vectors[BEAM, 1], vectors[BEAM, 2])
+        polar_vector = (vectors[POLAR, 0], vectors[POLAR, 1], vectors[POLAR, 2])
+        a_star = (vectors[A_STAR, 0], vectors[A_STAR, 1], vectors[A_STAR, 2])
+        b_star = (vectors[B_STAR, 0], vectors[B_STAR, 1], vectors[B_STAR, 2])
+        c_star = (vectors[C_STAR, 0], vectors[C_STAR, 1], vectors[C_STAR, 2])
+        no_water = sc.water_size == 0.0
+        default_F = fhkl.dtype.type(xtal.default_F)
+        equal_terms = 0
+        if SHAPE == ph.SQUARE and xtal.Na == xtal.Nb and xtal.Na == xtal.Nc:
+            equal_terms = ph.grating_terms(xtal.Na)
+        # each pixel's running values, as the pixel function keeps them (pixel 0 ... 3)
+        I0 = I1 = I2 = I3 = sc.I_bg
+        polar0 = polar1 = polar2 = polar3 = 1.0 if sc.nopolar else 0.0
+        omega0 = omega1 = omega2 = omega3 = 0.0
+        capture0 = capture1 = capture2 = capture3 = 0.0
+        omega_sum0 = omega_sum1 = omega_sum2 = omega_sum3 = 0.0
+        for thick_tic in range(sc.detector_thicksteps):
+            Odet = thick_tic * sc.detector_thickstep
+            capture0 = capture1 = capture2 = capture3 = 1.0 if sc.detector_thick == 0.0 else 0.0
+            for subS in range(sc.oversample):
+                for subF in range(sc.oversample):
+                    d0, omega0, capture0 = _subpixel(spixels[0], fpixels[0], subS, subF, Odet, thick_tic, sc, fdet,
+                                                     sdet, odet, pix0, beam, omega0, capture0, CURVED, POINT_PIXEL,
+                                                     OS_OMEGA, OS_THICK)
+                    d1, omega1, capture1 = _subpixel(spixels[1], fpixels[1], subS, subF, Odet, thick_tic, sc, fdet,
+                                                     sdet, odet, pix0, beam, omega1, capture1, CURVED, POINT_PIXEL,
+                                                     OS_OMEGA, OS_THICK)
+                    d2, omega2, capture2 = _subpixel(spixels[2], fpixels[2], subS, subF, Odet, thick_tic, sc, fdet,
+                                                     sdet, odet, pix0, beam, omega2, capture2, CURVED, POINT_PIXEL,
+                                                     OS_OMEGA, OS_THICK)
+                    d3, omega3, capture3 = _subpixel(spixels[3], fpixels[3], subS, subF, Odet, thick_tic, sc, fdet,
+                                                     sdet, odet, pix0, beam, omega3, capture3, CURVED, POINT_PIXEL,
+                                                     OS_OMEGA, OS_THICK)
+                    omega_sum0 += omega0
+                    omega_sum1 += omega1
+                    omega_sum2 += omega2
+                    omega_sum3 += omega3
+                    for source in range(nsources):
+                        incident = (-sources[source, 0], -sources[source, 1], -sources[source, 2])
+                        lam = sources[source, 3]
+                        skip0, s_0, polar0, d0 = _source(d0, incident, lam, sc.dmin, sc.polarization, polar_vector,
+                                                         polar0, OS_POLAR)
+                        skip1, s_1, polar1, d1 = _source(d1, incident, lam, sc.dmin, sc.polarization, polar_vector,
+                                                         polar1, OS_POLAR)
+                        skip2, s_2, polar2, d2 = _source(d2, incident, lam, sc.dmin, sc.polarization, polar_vector,
+                                                         polar2, OS_POLAR)
+                        skip3, s_3, polar3, d3 = _source(d3, incident, lam, sc.dmin, sc.polarization, polar_vector,
+                                                         polar3, OS_POLAR)
+                        # a pixel's skipped source (-dmin) adds nothing (``_add_sample``)
+                        for phi_tic in range(phisteps):
+                            for mos_tic in range(mosaic_domains):
+                                h_0, k_0, l_0 = ph.miller_index(cells, phi_tic, mos_tic, s_0[0], s_0[1], s_0[2])
+                                h_1, k_1, l_1 = ph.miller_index(cells, phi_tic, mos_tic, s_1[0], s_1[1], s_1[2])
+                                h_2, k_2, l_2 = ph.miller_index(cells, phi_tic, mos_tic, s_2[0], s_2[1], s_2[2])
+                                h_3, k_3, l_3 = ph.miller_index(cells, phi_tic, mos_tic, s_3[0], s_3[1], s_3[2])
+                                hs = (h_0, h_1, h_2, h_3)
+                                ks = (k_0, k_1, k_2, k_3)
+                                ls = (l_0, l_1, l_2, l_3)
+                                h0s = (ph.nearest_index(h_0), ph.nearest_index(h_1), ph.nearest_index(h_2),
+                                       ph.nearest_index(h_3))
+                                k0s = (ph.nearest_index(k_0), ph.nearest_index(k_1), ph.nearest_index(k_2),
+                                       ph.nearest_index(k_3))
+                                l0s = (ph.nearest_index(l_0), ph.nearest_index(l_1), ph.nearest_index(l_2),
+                                       ph.nearest_index(l_3))
+                                F_latts = ph.lattice_factor_4(SHAPE, hs, ks, ls, h0s, k0s, l0s, equal_terms, xtal.Na,
+                                                              xtal.Nb, xtal.Nc, xtal.fudge, a_star, b_star, c_star)
+                                I0 = _add_sample(I0, skip0, F_latts[0], h0s[0], k0s[0], l0s[0], no_water, fhkl, xtal,
+                                                 default_F, capture0, polar0, omega0, OS_THICK, OS_POLAR, OS_OMEGA)
+                                I1 = _add_sample(I1, skip1, F_latts[1], h0s[1], k0s[1], l0s[1], no_water, fhkl, xtal,
+                                                 default_F, capture1, polar1, omega1, OS_THICK, OS_POLAR, OS_OMEGA)
+                                I2 = _add_sample(I2, skip2, F_latts[2], h0s[2], k0s[2], l0s[2], no_water, fhkl, xtal,
+                                                 default_F, capture2, polar2, omega2, OS_THICK, OS_POLAR, OS_OMEGA)
+                                I3 = _add_sample(I3, skip3, F_latts[3], h0s[3], k0s[3], l0s[3], no_water, fhkl, xtal,
+                                                 default_F, capture3, polar3, omega3, OS_THICK, OS_POLAR, OS_OMEGA)
+        values = (_pixel_value(I0, sc, capture0, polar0, omega0, OS_THICK, OS_POLAR, OS_OMEGA),
+                  _pixel_value(I1, sc, capture1, polar1, omega1, OS_THICK, OS_POLAR, OS_OMEGA),
+                  _pixel_value(I2, sc, capture2, polar2, omega2, OS_THICK, OS_POLAR, OS_OMEGA),
+                  _pixel_value(I3, sc, capture3, polar3, omega3, OS_THICK, OS_POLAR, OS_OMEGA))
+        return values, (omega_sum0, omega_sum1, omega_sum2, omega_sum3)
+
+    real_physics = make_physics(flags.precision, flags.shape)
+    return njit(**JIT_OPTIONS)(specialise(pixels, flags, "pixels4", ph=real_physics))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _subpixel(spixel, fpixel, subS, subF, Odet, thick_tic, sc, fdet, sdet, odet, pix0, beam, omega_pixel, capture,
+              curved, point_pixel, os_omega, os_thick):
+    """One pixel's sub-pixel step of the pixel function, as it does it: ``(diffracted, omega_pixel,
+    capture)``."""
+    Fdet = sc.subpixel_size * (fpixel * sc.oversample + subF) + sc.subpixel_size / 2.0
+    Sdet = sc.subpixel_size * (spixel * sc.oversample + subS) + sc.subpixel_size / 2.0
+    pixel_pos = (
+        Fdet * fdet[0] + Sdet * sdet[0] + Odet * odet[0] + pix0[0],
+        Fdet * fdet[1] + Sdet * sdet[1] + Odet * odet[1] + pix0[1],
+        Fdet * fdet[2] + Sdet * sdet[2] + Odet * odet[2] + pix0[2])
+    if curved:
+        v = ph.scale(beam, sc.distance)
+        v = ph.rotate_axis(v, sdet, pixel_pos[1] / sc.distance)
+        pixel_pos = ph.rotate_axis(v, fdet, pixel_pos[2] / sc.distance)
+    airpath, diffracted = ph.unitize(pixel_pos)
+    if omega_pixel == 0.0 or os_omega:
+        omega_pixel = ph.solid_angle(sc.pixel_size, airpath, sc.close_distance, point_pixel)
+    if capture == 0.0 or os_thick:
+        parallax = ph.dot(diffracted, odet)
+        capture = ph.capture_fraction(thick_tic, sc.detector_thickstep, sc.detector_mu, parallax)
+    return diffracted, omega_pixel, capture
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _source(diffracted, incident, lam, dmin, polarization, polar_vector, polar, os_polar):
+    """One pixel's source step of the pixel function: ``(skipped, scattering, polar, diffracted)``; a
+    source that -dmin skips changes nothing."""
+    scattering = ((diffracted[0] - incident[0]) / lam,
+                  (diffracted[1] - incident[1]) / lam,
+                  (diffracted[2] - incident[2]) / lam)
+    stol = 0.5 * ph.magnitude(scattering)
+    if dmin > 0.0 and stol > 0.0:
+        if dmin > 0.5 / stol:
+            return True, scattering, polar, diffracted
+    if polar == 0.0 or os_polar:
+        polar, diffracted = ph.polarization_factor(polarization, incident, diffracted, polar_vector)
+    return False, scattering, polar, diffracted
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _add_sample(I, skipped, F_latt, h0, k0, l0, no_water, fhkl, xtal, default_F, capture, polar, omega_pixel, os_thick,
+                os_polar, os_omega):
+    """One pixel's sum after one sample, as the pixel function adds it (nothing for a skipped source or a
+    zero lattice factor without water). Inlined: it reads the F table (see ``physics.miller_index``)."""
+    if skipped or (F_latt == 0.0 and no_water):
+        return I
+    if ph.in_table(xtal.hkls, h0, k0, l0, xtal.h_min, xtal.h_max, xtal.k_min, xtal.k_max, xtal.l_min, xtal.l_max):
+        F_cell = fhkl[h0 - xtal.h_min, k0 - xtal.k_min, l0 - xtal.l_min]
+    else:
+        F_cell = default_F
+    I += F_cell * F_cell * F_latt * F_latt
+    if os_thick:
+        I *= capture
+    if os_polar:
+        I *= polar
+    if os_omega:
+        I *= omega_pixel
+    return I
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _pixel_value(I, sc, capture, polar, omega_pixel, os_thick, os_polar, os_omega):
+    """The pixel function's photons from its sum."""
+    test = sc.r_e_sqr_fluence * I / sc.steps
+    if not os_thick:
+        test *= capture
+    if not os_polar:
+        test *= polar
+    if not os_omega:
+        test *= omega_pixel
+    return test
 
 
 @njit(**JIT_OPTIONS)
