@@ -37,14 +37,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_benchmark import INPUTS, ROOT, WORKLOADS, git_commit, machine, write_report  # noqa: E402
 
 
-def commands(python):
+def commands(python, baseline_tree=None):
     """The command lines, for interpreter ``python``: the ``nbnumba`` command as pip installs it (this
-    tree's ``scripts/nbnumba``, the client, run by ``python``; for a baseline tree from before the
-    worker, the text of pip's console_scripts wrapper around its ``cli.main``), the server, the batch."""
+    tree's ``scripts/nbnumba``, the client, run by ``python``), the baseline tree's (its
+    ``scripts/nbnumba``; for a tree from before the worker, the text of pip's console_scripts wrapper
+    around its ``cli.main``), the server, the batch."""
     wrapper = ("import re, sys; from nbnumba.cli.main import main; "
                "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0]); sys.exit(main())")
+    baseline = [python, "-c", wrapper]
+    if baseline_tree and (Path(baseline_tree) / "scripts" / "nbnumba").exists():
+        baseline = [python, str(Path(baseline_tree).resolve() / "scripts" / "nbnumba")]
     return dict(client=[python, str(ROOT / "scripts" / "nbnumba")],
-                old_main=[python, "-c", wrapper],
+                baseline=baseline,
                 server=[python, "-m", "nbnumba.cli.server"],
                 batch=[python, "-c", "from nbnumba.cli.batch import main; main()"])
 
@@ -120,12 +124,13 @@ def run(args):
                 PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     base.pop("NBNUMBA_WORKER", None)
     base.pop("PYTHONDONTWRITEBYTECODE", None)  # as after a pip install: bytecode compiled once, then reused
-    cmd = commands(args.python)
+    cmd = commands(args.python, args.baseline_tree)
     envs = dict(c=base, direct=dict(base, XDG_RUNTIME_DIR=str(no_worker)),
                 worker=dict(base, XDG_RUNTIME_DIR=str(runtime)), batch=base)
     if args.baseline_tree:
-        envs["baseline"] = dict(base, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
-    programs = dict(c=[c_bin], direct=cmd["client"], worker=cmd["client"], baseline=cmd["old_main"])
+        envs["baseline"] = dict(base, PYTHONPATH=str(Path(args.baseline_tree).resolve()),
+                                XDG_RUNTIME_DIR=str(no_worker))
+    programs = dict(c=[c_bin], direct=cmd["client"], worker=cmd["client"], baseline=cmd["baseline"])
     report = dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                   c_program=c_bin, threads=args.threads, reps=args.reps, baseline_tree=args.baseline_tree,
                   python=args.python,
