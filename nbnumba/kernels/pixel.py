@@ -150,15 +150,7 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
         mosaic_domains = cells_carry.shape[1]
         nsources = sources.shape[0]
         oversample = sc.oversample
-        fdet = (vectors[FDET, 0], vectors[FDET, 1], vectors[FDET, 2])
-        sdet = (vectors[SDET, 0], vectors[SDET, 1], vectors[SDET, 2])
-        odet = (vectors[ODET, 0], vectors[ODET, 1], vectors[ODET, 2])
-        pix0 = (vectors[PIX0, 0], vectors[PIX0, 1], vectors[PIX0, 2])
-        beam = (vectors[BEAM, 0], vectors[BEAM, 1], vectors[BEAM, 2])
-        polar_vector = (vectors[POLAR, 0], vectors[POLAR, 1], vectors[POLAR, 2])
-        a_star = (vectors[A_STAR, 0], vectors[A_STAR, 1], vectors[A_STAR, 2])
-        b_star = (vectors[B_STAR, 0], vectors[B_STAR, 1], vectors[B_STAR, 2])
-        c_star = (vectors[C_STAR, 0], vectors[C_STAR, 1], vectors[C_STAR, 2])
+        fdet, sdet, odet, pix0, beam, polar_vector, a_star, b_star, c_star = _lab_vectors(vectors)
         Na = xtal.Na
         Nb = xtal.Nb
         Nc = xtal.Nc
@@ -192,16 +184,8 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                 capture = 1.0
             for subS in range(oversample):
                 for subF in range(oversample):
-                    Fdet = sc.subpixel_size * (fpixel * oversample + subF) + sc.subpixel_size / 2.0
-                    Sdet = sc.subpixel_size * (spixel * oversample + subS) + sc.subpixel_size / 2.0
-                    pixel_pos = (
-                        Fdet * fdet[0] + Sdet * sdet[0] + Odet * odet[0] + pix0[0],
-                        Fdet * fdet[1] + Sdet * sdet[1] + Odet * odet[1] + pix0[1],
-                        Fdet * fdet[2] + Sdet * sdet[2] + Odet * odet[2] + pix0[2])
-                    if CURVED:
-                        v = ph.scale(beam, sc.distance)
-                        v = ph.rotate_axis(v, sdet, pixel_pos[1] / sc.distance)
-                        pixel_pos = ph.rotate_axis(v, fdet, pixel_pos[2] / sc.distance)
+                    Fdet, Sdet, pixel_pos = _subpixel_position(spixel, fpixel, subS, subF, Odet, sc, fdet, sdet,
+                                                               odet, pix0, beam, CURVED)
                     if TRACE:
                         trace[TRACE_POS_X] = pixel_pos[0]
                         trace[TRACE_POS_Y] = pixel_pos[1]
@@ -382,13 +366,7 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                             first_loop = False
                             any_loop = True
 
-        test = sc.r_e_sqr_fluence * I / sc.steps
-        if not OS_THICK:
-            test *= capture
-        if not OS_POLAR:
-            test *= polar
-        if not OS_OMEGA:
-            test *= omega_pixel
+        test = _pixel_value(I, sc, capture, polar, omega_pixel, OS_THICK, OS_POLAR, OS_OMEGA)
         if TRACE:
             trace[TRACE_I] = I
             trace[TRACE_POLAR] = polar
@@ -437,15 +415,7 @@ def make_pixel_group_function(flags: KernelFlags):
         phisteps = cells.shape[0]
         mosaic_domains = cells.shape[1]
         nsources = sources.shape[0]
-        fdet = (vectors[FDET, 0], vectors[FDET, 1], vectors[FDET, 2])
-        sdet = (vectors[SDET, 0], vectors[SDET, 1], vectors[SDET, 2])
-        odet = (vectors[ODET, 0], vectors[ODET, 1], vectors[ODET, 2])
-        pix0 = (vectors[PIX0, 0], vectors[PIX0, 1], vectors[PIX0, 2])
-        beam = (vectors[BEAM, 0], vectors[BEAM, 1], vectors[BEAM, 2])
-        polar_vector = (vectors[POLAR, 0], vectors[POLAR, 1], vectors[POLAR, 2])
-        a_star = (vectors[A_STAR, 0], vectors[A_STAR, 1], vectors[A_STAR, 2])
-        b_star = (vectors[B_STAR, 0], vectors[B_STAR, 1], vectors[B_STAR, 2])
-        c_star = (vectors[C_STAR, 0], vectors[C_STAR, 1], vectors[C_STAR, 2])
+        fdet, sdet, odet, pix0, beam, polar_vector, a_star, b_star, c_star = _lab_vectors(vectors)
         no_water = sc.water_size == 0.0
         default_F = fhkl.dtype.type(xtal.default_F)
         equal_terms = 0
@@ -526,10 +496,24 @@ def make_pixel_group_function(flags: KernelFlags):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _subpixel(spixel, fpixel, subS, subF, Odet, thick_tic, sc, fdet, sdet, odet, pix0, beam, omega_pixel, capture,
-              curved, point_pixel, os_omega, os_thick):
-    """One pixel's sub-pixel step of the pixel function, as it does it: ``(diffracted, omega_pixel,
-    capture)``."""
+def _lab_vectors(vectors):
+    """The rows of the kernels' ``vectors`` table as 3-tuples: ``(fdet, sdet, odet, pix0, beam, polar_vector,
+    a_star, b_star, c_star)``. Inlined: it takes an array (see ``physics.miller_index``)."""
+    return ((vectors[FDET, 0], vectors[FDET, 1], vectors[FDET, 2]),
+            (vectors[SDET, 0], vectors[SDET, 1], vectors[SDET, 2]),
+            (vectors[ODET, 0], vectors[ODET, 1], vectors[ODET, 2]),
+            (vectors[PIX0, 0], vectors[PIX0, 1], vectors[PIX0, 2]),
+            (vectors[BEAM, 0], vectors[BEAM, 1], vectors[BEAM, 2]),
+            (vectors[POLAR, 0], vectors[POLAR, 1], vectors[POLAR, 2]),
+            (vectors[A_STAR, 0], vectors[A_STAR, 1], vectors[A_STAR, 2]),
+            (vectors[B_STAR, 0], vectors[B_STAR, 1], vectors[B_STAR, 2]),
+            (vectors[C_STAR, 0], vectors[C_STAR, 1], vectors[C_STAR, 2]))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _subpixel_position(spixel, fpixel, subS, subF, Odet, sc, fdet, sdet, odet, pix0, beam, curved):
+    """``(Fdet, Sdet, pixel_pos)`` of sub-pixel (subS, subF) of a pixel in sensor layer depth ``Odet``
+    (C L2694-2716; with -curved_det the flat position rotated onto the sphere)."""
     Fdet = sc.subpixel_size * (fpixel * sc.oversample + subF) + sc.subpixel_size / 2.0
     Sdet = sc.subpixel_size * (spixel * sc.oversample + subS) + sc.subpixel_size / 2.0
     pixel_pos = (
@@ -540,6 +524,15 @@ def _subpixel(spixel, fpixel, subS, subF, Odet, thick_tic, sc, fdet, sdet, odet,
         v = ph.scale(beam, sc.distance)
         v = ph.rotate_axis(v, sdet, pixel_pos[1] / sc.distance)
         pixel_pos = ph.rotate_axis(v, fdet, pixel_pos[2] / sc.distance)
+    return Fdet, Sdet, pixel_pos
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _subpixel(spixel, fpixel, subS, subF, Odet, thick_tic, sc, fdet, sdet, odet, pix0, beam, omega_pixel, capture,
+              curved, point_pixel, os_omega, os_thick):
+    """One pixel's sub-pixel step of the pixel function, as it does it: ``(diffracted, omega_pixel,
+    capture)``."""
+    _, _, pixel_pos = _subpixel_position(spixel, fpixel, subS, subF, Odet, sc, fdet, sdet, odet, pix0, beam, curved)
     airpath, diffracted = ph.unitize(pixel_pos)
     if omega_pixel == 0.0 or os_omega:
         omega_pixel = ph.solid_angle(sc.pixel_size, airpath, sc.close_distance, point_pixel)
@@ -588,7 +581,8 @@ def _add_sample(I, skipped, F_latt, h0, k0, l0, no_water, fhkl, xtal, default_F,
 
 @njit(inline="always", **JIT_OPTIONS)
 def _pixel_value(I, sc, capture, polar, omega_pixel, os_thick, os_polar, os_omega):
-    """The pixel function's photons from its sum."""
+    """A pixel's photons from its sum ``I`` (C L3033-3038): the fluence and the corrections that the
+    oversample flags did not apply per sample."""
     test = sc.r_e_sqr_fluence * I / sc.steps
     if not os_thick:
         test *= capture
