@@ -15,8 +15,7 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
 - the F table is read in this function (``physics.in_table``), not in a helper: passing an array to a
   function costs numba an atomic reference count update per call, which threads contend for;
 - pixels with fewer samples than that (a still: one) go four side by side through
-  ``make_pixel_group_function`` on the CPU: the same operations per pixel, four independent chains, and
-  one call (and one set of reference counts) for four pixels."""
+  ``make_pixel_group_function`` on the CPU: the same operations per pixel, one call for four pixels."""
 import math
 from functools import lru_cache
 
@@ -399,11 +398,11 @@ def make_pixel_group_function(flags: KernelFlags):
     pixels side by side (4-tuples of their indices), returning ``(values, omega_sums)``, 4-tuples.
 
     Each pixel runs exactly the operations the pixel function runs for it, in the same order, so the
-    image is the same; the four pixels' independent chains of divisions and square roots (pixel
-    position, unit vector, solid angle, scattering vector, Miller indices, lattice factor) overlap,
-    where one pixel at a time waits for each result. The CPU kernel uses it for pixels with fewer than
-    ``physics.LANES`` (phi step, mosaic domain) samples (a still: one), whose samples the pixel function
-    cannot put side by side; ``pixel_groups_apply`` says for which flags."""
+    image is the same. One call serves four pixels: on BENCH-3 this nearly halved the kernel's time per
+    pixel, while a bare loop of the same geometry arithmetic runs as fast one pixel at a time, so what it
+    saves is the pixel function's call and set-up per pixel, not arithmetic. The CPU kernel uses it for
+    pixels with fewer than ``physics.LANES`` (phi step, mosaic domain) samples (a still: one), whose
+    samples the pixel function cannot put side by side; ``pixel_groups_apply`` says for which flags."""
     SHAPE = flags.shape
     OS_THICK = flags.oversample_thick
     OS_POLAR = flags.oversample_polar
