@@ -178,6 +178,91 @@ def test_commands_in_a_row_run_in_one_process_each_as_a_direct_run(worker, tmp_p
     assert after["processes"] - before["processes"] <= 1, (before, after)
 
 
+def test_jobs_run_on_the_threading_layer_of_a_direct_run(worker):
+    """The worker's jobs use numba's threading layer a direct run takes in the same environment (OpenMP
+    where numba finds no TBB): the worker starts no thread of it, and each forked process starts it again."""
+    code = ("from nbnumba import params_from_argv, simulate; from nbnumba.cli import server; import numba; "
+            "simulate(params_from_argv(server.PROBE_ARGV)[0], device='cpu'); print(numba.threading_layer())")
+    direct = subprocess.run([sys.executable, "-c", code], env=worker.env, capture_output=True, text=True,
+                            timeout=600)
+    assert direct.returncode == 0, direct.stderr
+    assert _request(worker.env, "status")["threading_layer"] == direct.stdout.strip()
+
+
+PROBE = """
+import sys
+import numba
+from nbnumba import params_from_argv, simulate
+from nbnumba.cli import server
+numba.set_num_threads(int(sys.argv[1]))
+simulate(params_from_argv(server.PROBE_ARGV)[0], device="cpu")
+from numba.np.ufunc import parallel
+gnu = False
+if numba.threading_layer() == "omp":
+    from numba.np.ufunc import omppool
+    gnu = omppool.openmp_vendor == "GNU"
+print(gnu, numba.get_num_threads(), parallel.NUM_THREADS, server._forked_jobs_run_parallel(timeout=5))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_start_up_probe_tells_whether_forked_jobs_run_parallel(threads):
+    """``_forked_jobs_run_parallel``, the worker's start-up check before it forks: after parallel regions on
+    one thread (as the worker runs its warm-up) a forked process starts numba's layer and renders on two
+    threads; after a region on two, GNU OpenMP's threads exist and do not survive the fork: the forked
+    process hangs (killed after the time-out) and the probe says no (the worker then starts again on
+    ``workqueue``). Fork-safe layers (TBB, workqueue) pass either way."""
+    env = environment(tempfile.gettempdir())
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(threads)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    gnu, now, default, forked_ok = proc.stdout.split()
+    assert (int(now), int(default)) == (threads, 2)
+    assert forked_ok == str(threads == 1 or gnu == "False")
+
+
+FALLING_BACK = """
+import sys
+from nbnumba.cli import server
+server._forked_jobs_run_parallel = lambda timeout=None: False  # as where forked processes fail the probe
+server.serve(sys.argv[1], int(sys.argv[2]), 600.0)
+"""
+
+
+def test_a_worker_whose_forked_processes_fail_the_probe_starts_again_on_workqueue(tmp_path):
+    """Where the start-up probe fails, the worker starts itself again (the same socket, the start-up pipe,
+    the clients' environment) on numba's fork-safe workqueue layer, and serves jobs as a direct run."""
+    runtime = Path(tempfile.mkdtemp(prefix="nbw", dir="/tmp"))
+    env = environment(runtime)
+    path = subprocess.run([sys.executable, "-c", "from nbnumba.cli import client; print(client.socket_path())"],
+                          env=env, capture_output=True, text=True, timeout=60).stdout.strip()
+    os.mkdir(os.path.dirname(path), 0o700)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", FALLING_BACK, path, str(write_end)], env=env,
+                            pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as ready:
+            assert ready.read() == b"ready\n"
+        status = _request(env, "status")
+        assert status["pid"] == proc.pid and status["threading_layer"] == "workqueue"
+        with open("/proc/%d/cmdline" % proc.pid, "rb") as f:  # the same process, started again
+            assert f.read().split(b"\0")[-3:-1] == [b"--layer", b"workqueue"]
+        direct, served = folder(tmp_path, "direct"), folder(tmp_path, "served")
+        argv = CASES["image"]
+        expected = run(argv, direct, dict(env, NBNUMBA_WORKER="0"))
+        got = run(argv, served, env)
+        assert (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+        assert files(served) == files(direct)
+        assert _request(env, "status")["jobs"] == 1
+    finally:
+        stop_worker(env)
+        proc.kill()
+        proc.wait(60)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
 def test_terminal_detection_and_order_follow_the_client(worker, tmp_path):
     """The job writes to the client's own descriptors: one file for stdout and stderr keeps their order,
     and the job's stdout is a terminal exactly when the client's is."""

@@ -17,8 +17,16 @@ newly forked one: two clients at once get two processes, and a job that crashes 
 (the worker tells its client the signal the job died of). The kernels and HKL tables a job loaded are
 loaded into the worker afterwards, so that the processes it forks later have them.
 
-Numba's threads run on its ``workqueue`` threading layer in the worker and its jobs: GNU OpenMP aborts
-in a process forked after a parallel region. The images do not depend on the threading layer.
+Numba's threads: jobs run on the threading layer a direct run uses (OpenMP where numba finds no TBB),
+with the direct run's thread count. GNU OpenMP does not survive a fork once its threads exist, and
+numba refuses a parallel region in a child of the process that started its OpenMP layer, so the worker
+runs its own parallel regions on one thread (it never starts an OpenMP thread) and every process it
+forks to run jobs starts numba's layer again (``_threads_for_jobs``). At start-up a forked probe renders a
+tiny image that way (``_forked_jobs_run_parallel``); if it fails or hangs, the worker starts again on
+numba's fork-safe ``workqueue`` layer (whose launches cost a small job 1-2 ms more). libgomp's threads
+busy-wait after each parallel region; the worker's processes wait ``GOMP_SPINCOUNT`` = ``GOMP_SPIN``
+spins instead of libgomp's 300,000, unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set. The images
+do not depend on any of this.
 
 The worker exits after ``--idle`` seconds without a job (default 900, or ``$NBNUMBA_WORKER_IDLE``), when
 the package's files change (an upgrade or an edit), when its socket is removed, and on
@@ -53,6 +61,17 @@ CHECK_EVERY = 2.0
 JOBS_PER_PROCESS = 200
 #: at most this many idle processes are kept (one more is told to exit when its job ends)
 IDLE_KEPT = 4
+#: libgomp's busy-wait after a parallel region in the worker's processes (``GOMP_SPINCOUNT``; libgomp's
+#: default, 300,000, keeps a CPU spinning for milliseconds after each job's kernel, while the next command
+#: of a shell loop starts: measured on 2 CPUs, 256x256 images through the worker, 17.0 ms an image with
+#: 10,000, 18.0 ms with the default)
+GOMP_SPIN = "10000"
+#: seconds the worker waits for its probe (``_forked_jobs_run_parallel``; it takes milliseconds; past this
+#: the worker takes workqueue, which renders the same images)
+PROBE_TIMEOUT = 10.0
+#: a tiny image the probe renders in a forked process (nothing read, nothing written)
+PROBE_ARGV = ["-cell", "100", "100", "100", "90", "90", "90", "-lambda", "6.2", "-N", "5", "-default_F", "100",
+              "-distance", "100", "-detpixels", "16", "-pixel", "0.1"]
 #: what a job replaces in ``sys`` (``_Job._adopt``) and its process puts back (``_Spare._reset``)
 _STREAM_NAMES = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
 #: a tiny run that loads every compiled function a common job uses (set-up, kernel, noise, statistics)
@@ -186,6 +205,7 @@ class _Worker:
         prepare_command_process(pipeline=True)
         import numba  # noqa: PLC0415 -- the worker's warm-up
 
+        numba.set_num_threads(1)  # no thread of numba's layer starts in this process (``_threads_for_jobs``)
         with tempfile.TemporaryDirectory(prefix="nbnumba-worker-") as folder:
             with open(os.path.join(folder, "warm.hkl"), "w") as f:
                 f.write("".join("%d %d %d 100\n" % (h, k, 1) for h in range(-3, 4) for k in range(-3, 4)))
@@ -436,6 +456,53 @@ class _Worker:
                 "threading_layer": self.threading_layer}
 
 
+def _threads_for_jobs():
+    """In a process forked from the worker, before its first job: numba's threads as a new process has
+    them. The worker ran its parallel regions on one thread, so no OpenMP thread exists here yet (the
+    first parallel region starts this process's own). Numba refuses (SIGTERM) a parallel region in a
+    child of the process that started its OpenMP layer: starting the layer again here, as numba does in a
+    new process (``numba.np.ufunc.parallel._launch_threads``), makes this process its owner. Then the
+    thread count of a direct run."""
+    import ctypes  # noqa: PLC0415 -- only in the worker's children
+
+    import numba  # noqa: PLC0415 -- loaded by warm() already
+    from numba.np.ufunc import parallel  # noqa: PLC0415 -- loaded by warm() already
+
+    if numba.threading_layer() == "omp":
+        from numba.np.ufunc import omppool  # noqa: PLC0415 -- loaded by warm() already
+
+        ctypes.CFUNCTYPE(None, ctypes.c_int)(omppool.launch_threads)(parallel.NUM_THREADS)
+    numba.set_num_threads(parallel.NUM_THREADS)
+
+
+def _forked_jobs_run_parallel(timeout=PROBE_TIMEOUT) -> bool:
+    """Whether a process forked from this one, as the worker forks the processes that run jobs, renders an
+    image on numba's threads (``_threads_for_jobs``): False if it fails (numba's or libgomp's fork
+    checks) or has not finished after ``timeout`` seconds (then it is killed)."""
+    from nbnumba import params_from_argv, simulate  # noqa: PLC0415 -- loaded by warm() already
+
+    params, _ = params_from_argv(PROBE_ARGV)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _threads_for_jobs()
+            simulate(params, device="cpu")
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return False
+        time.sleep(0.005)
+
+
 class _Spare:
     """A child of the worker waiting for a connection; it runs jobs one after another while they end
     cleanly (``_Job.run``), then exits."""
@@ -453,6 +520,7 @@ class _Spare:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the worker ignores it; a job takes its client's
+        _threads_for_jobs()
         # what a job changes, put back before the next one (``_reset``)
         umask = os.umask(0o022)
         os.umask(umask)
@@ -715,13 +783,27 @@ class _Job:
         return ended
 
 
-def serve(path, ready_fd, idle):
-    """The worker's process (started by ``start``): warm up, listen, serve until idle or stopped."""
-    worker = _Worker(path, idle)
+def serve(path, ready_fd, idle, layer=None):
+    """The worker's process (started by ``start``): warm up, listen, serve until idle or stopped.
+    ``layer``: numba's threading layer, if not the one a direct run takes (the fall-back below)."""
+    environ = dict(os.environ)
+    worker = _Worker(path, idle)  # it keeps the start-up variables as given (the clients' must match them)
     worker.pid = os.getpid()
     try:
-        os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # fork-safe (see the module docstring)
+        if layer is not None:
+            os.environ["NUMBA_THREADING_LAYER"] = layer
+        spin = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+        if spin:
+            os.environ["GOMP_SPINCOUNT"] = GOMP_SPIN  # read once, when numba loads libgomp (warm)
         worker.warm()
+        if spin:
+            del os.environ["GOMP_SPINCOUNT"]
+        if not _forked_jobs_run_parallel():
+            if layer is not None:
+                raise RuntimeError("a process forked from the worker cannot run numba's parallel kernel")
+            # numba's OpenMP cannot be used in forked processes here: start again on workqueue (fork-safe)
+            os.execve(sys.executable, [sys.executable, "-m", "nbnumba.cli.server", "--serve", path, "--ready-fd",
+                                       str(ready_fd), "--idle", repr(float(idle)), "--layer", "workqueue"], environ)
         gc.collect()
         worker.listen()
     except BaseException as exc:  # noqa: BLE001 -- reported to ``start`` on the pipe
@@ -774,7 +856,7 @@ def main(action, idle):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 7 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], int(sys.argv[4]), float(sys.argv[6]))
+    if len(sys.argv) in (7, 9) and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[4]), float(sys.argv[6]), sys.argv[8] if len(sys.argv) == 9 else None)
     else:
         main()
