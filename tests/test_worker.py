@@ -6,6 +6,7 @@ the refusals (socket folder, stale code, start-up environment), and a shell loop
 Ctrl-C. Every worker a test starts is stopped by its fixture, in its own private XDG_RUNTIME_DIR."""
 import hashlib
 import os
+import select
 import shutil
 import signal
 import stat
@@ -243,8 +244,16 @@ def test_a_worker_whose_forked_processes_fail_the_probe_starts_again_on_workqueu
                             stderr=subprocess.DEVNULL)
     os.close(write_end)
     try:
-        with os.fdopen(read_end, "rb") as ready:
-            assert ready.read() == b"ready\n"
+        answer = b""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:  # (a worker that never answers fails the test, never hangs it)
+            if not select.select([read_end], [], [], 1.0)[0]:
+                continue
+            chunk = os.read(read_end, 4096)
+            if not chunk:  # the worker closed its end: it has answered
+                break
+            answer += chunk
+        assert answer == b"ready\n"
         status = _request(env, "status")
         assert status["pid"] == proc.pid and status["threading_layer"] == "workqueue"
         with open("/proc/%d/cmdline" % proc.pid, "rb") as f:  # the same process, started again
@@ -260,6 +269,7 @@ def test_a_worker_whose_forked_processes_fail_the_probe_starts_again_on_workqueu
         stop_worker(env)
         proc.kill()
         proc.wait(60)
+        os.close(read_end)
         shutil.rmtree(runtime, ignore_errors=True)
 
 
