@@ -190,6 +190,28 @@ def test_jobs_run_on_the_threading_layer_of_a_direct_run(worker):
     assert _request(worker.env, "status")["threading_layer"] == direct.stdout.strip()
 
 
+WARM_UP = """
+import os, sys, tempfile
+from nbnumba import run
+from nbnumba.cli import server
+devices = []
+real = run.resolve_device
+run.resolve_device = lambda name: devices.append(name) or real(name)
+server._Worker(os.path.join(tempfile.mkdtemp(), "w.sock"), 60.0).warm()
+print(sorted(set(devices)))
+"""
+
+
+def test_the_worker_warms_up_on_the_cpu():
+    """The worker's own warm-up asks for the CPU, whatever GPU the machine has: looking for one initialises
+    the CUDA driver, and neither that nor a context survives the fork into the processes that run jobs
+    (each sets up its own for its first GPU job)."""
+    proc = subprocess.run([sys.executable, "-c", WARM_UP], env=environment(tempfile.gettempdir()),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "['cpu']"
+
+
 PROBE = """
 import sys
 import numba

@@ -74,10 +74,12 @@ PROBE_ARGV = ["-cell", "100", "100", "100", "90", "90", "90", "-lambda", "6.2", 
               "-distance", "100", "-detpixels", "16", "-pixel", "0.1"]
 #: what a job replaces in ``sys`` (``_Job._adopt``) and its process puts back (``_Spare._reset``)
 _STREAM_NAMES = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
-#: a tiny run that loads every compiled function a common job uses (set-up, kernel, noise, statistics)
+#: a tiny run that loads every compiled function a common job uses (set-up, kernel, noise, statistics), on
+#: the CPU: the worker never touches CUDA (even looking for a GPU initialises the driver, which, like a
+#: context, does not survive the fork; a process that runs GPU jobs sets up its own)
 WARM_ARGV = ["-hkl", "warm.hkl", "-cell", "100", "100", "100", "90", "90", "90", "-lambda", "6.2", "-N", "5",
              "-default_F", "100", "-distance", "100", "-detpixels", "16", "-pixel", "0.1", "-floatfile", "w.bin",
-             "-intfile", "w.img", "-noisefile", "w.noise", "-pgmfile", "w.pgm", "-noprogress"]
+             "-intfile", "w.img", "-noisefile", "w.noise", "-pgmfile", "w.pgm", "-noprogress", "--device", "cpu"]
 
 
 def _fail(message):
