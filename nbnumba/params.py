@@ -182,7 +182,7 @@ class Params:
         """Check every field's type and every choice; InputError naming the field otherwise.
 
         Params from ``nbnumba.params_from_argv`` always pass; this is for Params built in Python."""
-        for name, kind, optional in _field_kinds():
+        for name, kind, optional in _FIELD_KINDS:
             value = getattr(self, name)
             if type(value) is _PLAIN.get(kind) or (value is None and optional):
                 continue  # most fields: a float or a bool (a tenth of the time of _check, every run)
@@ -203,16 +203,6 @@ _CHOICES = {"xtal_shape": CrystalShape, "beam_convention": Convention, "detector
 
 #: the kinds whose values of exactly this type always pass ``_check``
 _PLAIN = {"float": float, "bool": bool}
-#: (name, kind, whether None is allowed) of every field ``_check`` checks, worked out once (``_field_kinds``)
-_FIELD_KINDS = None
-
-
-def _field_kinds() -> tuple:
-    global _FIELD_KINDS
-    if _FIELD_KINDS is None:
-        _FIELD_KINDS = tuple((f.name, _CHOICES.get(f.name) or _kind_of(f.type), "Optional" in str(f.type))
-                             for f in fields(Params) if f.name != "trace_pixels")
-    return _FIELD_KINDS
 
 
 def _trace_pixels_ok(value) -> bool:
@@ -249,3 +239,7 @@ def _check(kind, value):
         return None if ok else "three finite numbers"
     return None
 
+
+#: (name, kind, whether None is allowed) of every field ``Params.validate`` checks with ``_check``
+_FIELD_KINDS = tuple((f.name, _CHOICES.get(f.name) or _kind_of(f.type), "Optional" in str(f.type))
+                     for f in fields(Params) if f.name != "trace_pixels")

@@ -6,7 +6,6 @@ the refusals (socket folder, stale code, start-up environment), and a shell loop
 Ctrl-C. Every worker a test starts is stopped by its fixture, in its own private XDG_RUNTIME_DIR."""
 import hashlib
 import os
-import select
 import shutil
 import signal
 import stat
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nbnumba.cli import client
+from nbnumba.cli import client, server
 
 REPO = Path(__file__).resolve().parents[1]
 INPUTS = REPO / "c_reference" / "inputs"
@@ -191,13 +190,12 @@ def test_jobs_run_on_the_threading_layer_of_a_direct_run(worker):
 
 
 WARM_UP = """
-import os, sys, tempfile
 from nbnumba import run
 from nbnumba.cli import server
 devices = []
 real = run.resolve_device
 run.resolve_device = lambda name: devices.append(name) or real(name)
-server._Worker(os.path.join(tempfile.mkdtemp(), "w.sock"), 60.0).warm()
+server._Worker("unused.sock", 60.0).warm()
 print(sorted(set(devices)))
 """
 
@@ -266,16 +264,7 @@ def test_a_worker_whose_forked_processes_fail_the_probe_starts_again_on_workqueu
                             stderr=subprocess.DEVNULL)
     os.close(write_end)
     try:
-        answer = b""
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:  # (a worker that never answers fails the test, never hangs it)
-            if not select.select([read_end], [], [], 1.0)[0]:
-                continue
-            chunk = os.read(read_end, 4096)
-            if not chunk:  # the worker closed its end: it has answered
-                break
-            answer += chunk
-        assert answer == b"ready\n"
+        assert server.start_answer(read_end, timeout=600) == b"ready\n"  # (never hangs the test)
         status = _request(env, "status")
         assert status["pid"] == proc.pid and status["threading_layer"] == "workqueue"
         with open("/proc/%d/cmdline" % proc.pid, "rb") as f:  # the same process, started again

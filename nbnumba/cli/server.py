@@ -69,7 +69,7 @@ GOMP_SPIN = "10000"
 #: seconds the worker waits for its probe (``_forked_jobs_run_parallel``; it takes milliseconds; past this
 #: the worker takes workqueue, which renders the same images)
 PROBE_TIMEOUT = 10.0
-#: a tiny image the probe renders in a forked process (nothing read, nothing written)
+#: a tiny image the probe renders in a forked process (nothing read, nothing written; the warm-up's too)
 PROBE_ARGV = ["-cell", "100", "100", "100", "90", "90", "90", "-lambda", "6.2", "-N", "5", "-default_F", "100",
               "-distance", "100", "-detpixels", "16", "-pixel", "0.1"]
 #: what a job replaces in ``sys`` (``_Job._adopt``) and its process puts back (``_Spare._reset``)
@@ -77,9 +77,8 @@ _STREAM_NAMES = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stde
 #: a tiny run that loads every compiled function a common job uses (set-up, kernel, noise, statistics), on
 #: the CPU: the worker never touches CUDA (even looking for a GPU initialises the driver, which, like a
 #: context, does not survive the fork; a process that runs GPU jobs sets up its own)
-WARM_ARGV = ["-hkl", "warm.hkl", "-cell", "100", "100", "100", "90", "90", "90", "-lambda", "6.2", "-N", "5",
-             "-default_F", "100", "-distance", "100", "-detpixels", "16", "-pixel", "0.1", "-floatfile", "w.bin",
-             "-intfile", "w.img", "-noisefile", "w.noise", "-pgmfile", "w.pgm", "-noprogress", "--device", "cpu"]
+WARM_ARGV = ["-hkl", "warm.hkl"] + PROBE_ARGV + ["-floatfile", "w.bin", "-intfile", "w.img", "-noisefile", "w.noise",
+                                                 "-pgmfile", "w.pgm", "-noprogress", "--device", "cpu"]
 
 
 def _fail(message):
@@ -146,8 +145,21 @@ def start(idle):
             os._exit(1)
     os.close(write_end)
     os.waitpid(pid, 0)
+    answer = start_answer(read_end)
+    os.close(read_end)
+    if not answer.startswith(b"ready"):
+        _fail("the worker did not start: %s" % (answer.decode(errors="replace").strip() or "no answer"))
+    status = cl.request("status", path)
+    if status is None:
+        _fail("the worker started but does not answer on %s" % path)
+    return status, True
+
+
+def start_answer(read_end, timeout=START_TIMEOUT) -> bytes:
+    """What a starting worker (``serve``) writes on its start-up pipe until it closes it: ``ready`` or
+    ``error: ...``; what came so far if ``timeout`` seconds pass first."""
     answer = b""
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready, _, _ = select.select([read_end], [], [], max(deadline - time.monotonic(), 0.01))
         if not ready:
@@ -156,13 +168,7 @@ def start(idle):
         if not chunk:
             break
         answer += chunk
-    os.close(read_end)
-    if not answer.startswith(b"ready"):
-        _fail("the worker did not start: %s" % (answer.decode(errors="replace").strip() or "no answer"))
-    status = cl.request("status", path)
-    if status is None:
-        _fail("the worker started but does not answer on %s" % path)
-    return status, True
+    return answer
 
 
 def stop(path=None, timeout=30.0):
