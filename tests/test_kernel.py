@@ -183,18 +183,22 @@ def _physics_of(precision_name, shape=0):
 
 @pytest.mark.parametrize("precision_name", ["double", "single"])
 @pytest.mark.parametrize("terms", [2, 3, 4, 5, 10, 17, 64])
-def test_four_lane_lattice_factor_is_the_scalar_one_in_each_lane(precision_name, terms):
-    """The CPU kernel's lockstep lattice factor gives, in every lane, the scalar function's value to the
-    last bit (the same operations in the same order; the default images stay C's), for both real types."""
+@pytest.mark.parametrize("lanes", [4, 8])
+def test_lockstep_lattice_factor_is_the_scalar_one_in_each_lane(precision_name, terms, lanes):
+    """The lockstep lattice factors (four lanes: the CPU kernel's pixels side by side; eight: its pixel
+    function's samples) give, in every lane, the scalar function's value to the last bit (the same operations
+    in the same order; the default images stay C's), for both real types."""
     real = _physics_of(precision_name)
+    lockstep = getattr(real, "lattice_square_equal_%d" % lanes)
     rng = np.random.default_rng(terms)
     for _ in range(300):
         # fractions from 1e-8 (at the peaks) to 1/2, odd and even indices, both signs
-        hkl0 = rng.integers(-300, 300, (3, 4))
-        hkl = hkl0 + rng.uniform(-0.5, 0.5, (3, 4)) * 10.0 ** rng.uniform(-8, 0, (3, 4))
-        lanes = [tuple(float(v) for v in row) for row in hkl] + [tuple(int(v) for v in row) for row in hkl0]
-        values = real.lattice_square_equal_4(*lanes, terms)
-        for j in range(4):
+        hkl0 = rng.integers(-300, 300, (3, lanes))
+        hkl = hkl0 + rng.uniform(-0.5, 0.5, (3, lanes)) * 10.0 ** rng.uniform(-8, 0, (3, lanes))
+        args = [tuple(float(v) for v in row) for row in hkl] + [tuple(int(v) for v in row) for row in hkl0]
+        values = lockstep(*args, terms)
+        assert len(values) == lanes
+        for j in range(lanes):
             scalar = real.lattice_square_equal(hkl[0, j], hkl[1, j], hkl[2, j], int(hkl0[0, j]), int(hkl0[1, j]),
                                                int(hkl0[2, j]), terms)
             assert values[j] == scalar and type(values[j]) is type(scalar)
@@ -208,43 +212,88 @@ def _cells(phisteps, mosaic_domains, seed):
 @pytest.mark.parametrize("precision_name", ["double", "single"])
 @pytest.mark.parametrize("shape,na,nb,nc", [(0, 10.0, 10.0, 10.0), (0, 5.0, 7.0, 2.0), (1, 6.0, 6.0, 6.0),
                                             (2, 4.0, 4.0, 4.0), (3, 5.0, 5.0, 5.0)])
-@pytest.mark.parametrize("phisteps,mosaic_domains", [(1, 1), (1, 3), (1, 10), (4, 10), (3, 3), (2, 5)])
-def test_groups_of_four_samples_are_the_phi_and_mosaic_loops_in_order(precision_name, shape, na, nb, nc, phisteps,
-                                                                      mosaic_domains):
-    """Walked four at a time (``sample_group_4``, the CPU), the samples are C's nested phi/mosaic loops in order,
-    each with the scalar path's indices and lattice factor (``sample_group_1``, the GPU), bit for bit, whether
-    a group runs in lockstep (four or more left) or one by one (fewer); the lanes past the last sample repeat
-    it (padding the kernel does not evaluate)."""
+@pytest.mark.parametrize("phisteps,mosaic_domains,nsources", [(1, 1, 1), (1, 3, 1), (1, 10, 1), (4, 10, 1), (3, 3, 1),
+                                                              (2, 5, 1), (1, 1, 7), (1, 3, 3), (1, 10, 9), (2, 3, 5),
+                                                              (1, 2, 2)])
+def test_groups_of_eight_samples_are_the_source_phi_and_mosaic_loops_in_order(precision_name, shape, na, nb, nc,
+                                                                              phisteps, mosaic_domains, nsources):
+    """Walked eight at a time (``sample_group_8``, the CPU's stream), the samples are C's nested source, phi and
+    mosaic loops in order, each with the scalar path's indices and lattice factor for its source's scattering
+    vector (``sample_group_1``, the GPU), bit for bit, whether a group runs in lockstep (four or more left,
+    within one source or across sources' boundaries) or one by one (fewer); the lanes past the last sample
+    repeat it (padding the kernel does not evaluate)."""
     real = _physics_of(precision_name, shape)
     cells = _cells(phisteps, mosaic_domains, seed=phisteps * 100 + mosaic_domains)
-    s = (0.31, -0.12, 0.07)
+    rng = np.random.default_rng(nsources)
+    # sources: direction (x, y, z) and wavelength; the pixel's diffracted direction
+    sources = np.column_stack([rng.normal([-1.0, 0.0, 0.0], 0.01, (nsources, 3)), rng.uniform(0.9, 1.1, nsources)])
+    diffracted = (0.93, 0.3, -0.2)
     terms = real.grating_terms(na) if shape == 0 and na == nb == nc else 0
     extra = (shape, terms, na, nb, nc, 1.0, (0.01, 0.0, 0.0), (0.0, 0.01, 0.0), (0.0, 0.0, 0.01))
     expected = []
-    for phi_tic in range(phisteps):
-        for mos_tic in range(mosaic_domains):
-            expected.append(real.sample_group_1(cells, phi_tic, mos_tic, 1, phisteps, mosaic_domains, *s, *extra))
-    n_samples = phisteps * mosaic_domains
-    phi_tic = mos_tic = 0
+    for source in range(nsources):
+        s = real.source_scattering(sources, source, diffracted)[2]
+        for phi_tic in range(phisteps):
+            for mos_tic in range(mosaic_domains):
+                one = real.sample_group_1(cells, phi_tic, mos_tic, 1, phisteps, mosaic_domains, *s, *extra)
+                expected.append(tuple(field[0] for field in one[:-2]))
+    n_stream = len(expected)
+    at = (0, 0, 0, real.source_scattering(sources, 0, diffracted)[2])
     walked = []
-    for first in range(0, n_samples, 4):
-        group = real.sample_group_4(cells, phi_tic, mos_tic, n_samples - first, phisteps, mosaic_domains, *s, *extra)
-        *fields, phi_tic, mos_tic = group
-        for lane in range(4):
+    for first in range(0, n_stream, 8):
+        *fields, at = real.sample_group_8(cells, sources, diffracted, at, n_stream - first, nsources, phisteps,
+                                          mosaic_domains, *extra)
+        for lane in range(8):
             sample = tuple(field[lane] for field in fields)
-            if first + lane < n_samples:
+            if first + lane < n_stream:
                 walked.append(sample)
             else:
                 assert sample == walked[-1]
-    assert len(walked) == n_samples
-    for sample, one in zip(walked, expected):
-        assert sample == tuple(field[0] for field in one[:-2])
-        assert type(sample[-1]) is type(one[-3][0])
-    # the scalar walk ends where the loops end (its last sample repeats, as next_sample says)
-    assert expected[-1][-2:] == (phisteps - 1, mosaic_domains - 1)
+    assert walked == expected
+    assert [type(sample[-1]) for sample in walked] == [type(sample[-1]) for sample in expected]
+    # the stream ends where the loops end (its last sample repeats, as next_stream_sample says)
+    assert at[:3] == (nsources - 1, phisteps - 1, mosaic_domains - 1)
 
 
-def test_pixel_function_lanes_are_one_or_four():
+#: pixels with several sources and (phi step, mosaic domain) samples: the CPU pixel function takes its samples
+#: eight at a time in one stream across the sources (``physics.sample_group_8``)
+SOURCES = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-lambda", "1.0", "-distance", "100",
+           "-detpixels", "12", "-pixel", "4.0", "-mosaic", "0.5", "-mosaic_seed", "7", "-hdivrange", "0.3",
+           "-dispersion", "0.2", "-polar", "0.5"]
+
+
+@pytest.mark.parametrize("extra", [
+    # 6 sources x (2 phi steps x 3 domains): groups across the sources' boundaries, four left at the end
+    ["-N", "5", "-hdivsteps", "3", "-dispsteps", "2", "-mosaic_domains", "3", "-phi", "0", "-osc", "2",
+     "-phisteps", "2", "-water", "1", "-oversample", "2", "-detector_thick", "50", "-detector_thicksteps", "2",
+     "-oversample_omega", "-oversample_thick"],
+    # 5 x 5: one left at the end; unequal N (the lattice factors lane by lane)
+    ["-Na", "5", "-Nb", "6", "-Nc", "7", "-hdivsteps", "5", "-dispsteps", "1", "-mosaic_domains", "5"],
+    # 7 x 2: eight, then six in lockstep; a round crystal
+    ["-N", "4", "-round_xtal", "-hdivsteps", "7", "-dispsteps", "1", "-mosaic_domains", "2"],
+    ["-N", "5", "-hdivsteps", "3", "-dispsteps", "3", "-mosaic_domains", "10", "--precision", "single"],
+    # where the stream stays within each source: -dmin skipping some sources, polarisation per source
+    ["-N", "5", "-hdivsteps", "3", "-dispsteps", "3", "-mosaic_domains", "5", "-dmin", "4"],
+    ["-N", "5", "-hdivsteps", "3", "-dispsteps", "3", "-mosaic_domains", "5", "-oversample_polar"],
+], ids=["6x6-water-thick-oversample", "5x5-unequal-N", "7x2-round", "9x10-single", "dmin", "oversample-polar"])
+def test_samples_streamed_across_sources_are_the_per_source_loops(extra, tmp_path, monkeypatch):
+    """Every pixel the CPU kernel renders with its samples streamed eight at a time across the sources is the
+    pixel that the one-sample-at-a-time pixel function renders source by source (the serial -printout
+    evaluation, ``plan.trace_pixel``), to the last bit."""
+    from nbnumba.render import plan
+
+    result = _simulate(SOURCES + extra, tmp_path, monkeypatch)
+    assert result.plan.setup.sources.shape[0] > 1
+    image = result.floatimage
+    for spixel in range(image.shape[0]):
+        for fpixel in range(image.shape[1]):
+            evaluated = plan._evaluate(result.plan, result.rendering, fpixel, spixel, None, 0)
+            value = evaluated[5][0]
+            assert np.isfinite(value) and np.float32(value) == image[spixel, fpixel], (spixel, fpixel)
+    assert image.max() > 0.0
+
+
+def test_pixel_function_lanes_are_one_or_eight():
     from nbnumba.kernels.pixel import make_pixel_function
     from nbnumba.kernels.types import KernelFlags
     flags = KernelFlags(0, False, False, False, False, False, False, False)

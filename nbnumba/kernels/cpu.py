@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from nbnumba._jit import JIT_OPTIONS
-from nbnumba.kernels.physics import LANES
+from nbnumba.kernels.physics import LANES, LOCKSTEP_MIN
 from nbnumba.kernels.pixel import (
     PIXEL_LANES,
     make_pixel_function,
@@ -71,7 +71,7 @@ def make_cpu_kernel(flags: KernelFlags):
         omega_pixels = np.zeros(count)
         # pixels with fewer (phi step, mosaic domain) samples than the pixel function takes side by side
         # (a still: one) go four side by side instead, where all four are rendered
-        grouped = GROUPS and cells_carry.shape[0] * cells_carry.shape[1] < LANES
+        grouped = GROUPS and cells_carry.shape[0] * cells_carry.shape[1] < LOCKSTEP_MIN
         for group in prange((count + PIXEL_LANES - 1) // PIXEL_LANES):
             first = group * PIXEL_LANES
             last = min(first + PIXEL_LANES, count)

@@ -217,9 +217,14 @@ def lattice_square_equal(h, k, l, h0, k0, l0, terms):
     return ua * ub * uc
 
 
-#: samples the CPU pixel function evaluates side by side (``kernels.pixel``): four (phi step, mosaic domain)
-#: samples' lattice factors in lockstep, which LLVM's SLP vectoriser packs into SIMD registers
-LANES = 4
+#: samples the CPU pixel function evaluates side by side (``kernels.pixel``): eight (source, phi step, mosaic
+#: domain) samples' Miller indices and lattice factors in lockstep, as two groups of four (``sample_group_8``)
+LANES = 8
+#: with fewer samples left than this the CPU pixel function takes them one at a time (a lockstep group costs
+#: about as much as four single samples: its time is the latency of the chains, not their operations); the CPU
+#: kernel renders pixels with fewer (phi step, mosaic domain) samples four pixels side by side instead
+#: (``kernels.pixel.make_pixel_group_function``)
+LOCKSTEP_MIN = 4
 
 
 @njit(**_CONTRACT)
@@ -263,6 +268,44 @@ def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
     ub = grating_sign_4(ub, k0, odd)
     uc = grating_sign_4(uc, l0, odd)
     return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3])
+
+
+@njit(**_CONTRACT)
+def lattice_square_equal_8(h, k, l, h0, k0, l0, terms):
+    """``lattice_square_equal`` of eight samples (8-tuples in, an 8-tuple out): ``lattice_square_equal_4`` of
+    each half, their recurrences interleaved. Six independent chains of four lanes (each a SIMD register)
+    instead of three: the recurrence is a chain of dependent multiply-adds, bound by their latency, which the
+    second half's chains fill. Each lane the same operations in the same order as the scalar function."""
+    ha, hb = h[:4], h[4:]
+    ka, kb = k[:4], k[4:]
+    la, lb = l[:4], l[4:]
+    ca = _cos_pi_4(ha, h0[:4])
+    cb = _cos_pi_4(ka, k0[:4])
+    cc = _cos_pi_4(la, l0[:4])
+    ca2 = _cos_pi_4(hb, h0[4:])
+    cb2 = _cos_pi_4(kb, k0[4:])
+    cc2 = _cos_pi_4(lb, l0[4:])
+    one = (1.0, 1.0, 1.0, 1.0)
+    ua_prev = ub_prev = uc_prev = ua2_prev = ub2_prev = uc2_prev = one
+    ua = ca
+    ub = cb
+    uc = cc
+    ua2 = ca2
+    ub2 = cb2
+    uc2 = cc2
+    for _ in range(terms - 2):
+        ua, ua_prev = _chebyshev_step_4(ca, ua, ua_prev), ua
+        ub, ub_prev = _chebyshev_step_4(cb, ub, ub_prev), ub
+        uc, uc_prev = _chebyshev_step_4(cc, uc, uc_prev), uc
+        ua2, ua2_prev = _chebyshev_step_4(ca2, ua2, ua2_prev), ua2
+        ub2, ub2_prev = _chebyshev_step_4(cb2, ub2, ub2_prev), ub2
+        uc2, uc2_prev = _chebyshev_step_4(cc2, uc2, uc2_prev), uc2
+    odd = ((terms - 1) & 1) == 1
+    ua = grating_sign_4(ua, h0[:4], odd) + grating_sign_4(ua2, h0[4:], odd)
+    ub = grating_sign_4(ub, k0[:4], odd) + grating_sign_4(ub2, k0[4:], odd)
+    uc = grating_sign_4(uc, l0[:4], odd) + grating_sign_4(uc2, l0[4:], odd)
+    return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3],
+            ua[4] * ub[4] * uc[4], ua[5] * ub[5] * uc[5], ua[6] * ub[6] * uc[6], ua[7] * ub[7] * uc[7])
 
 
 @njit(**_CONTRACT)
@@ -387,6 +430,17 @@ def lattice_factor_4(shape, h, k, l, h0, k0, l0, terms, na, nb, nc, fudge, a_sta
 
 
 @njit(inline="always", **JIT_OPTIONS)
+def lattice_factor_8(shape, h, k, l, h0, k0, l0, terms, na, nb, nc, fudge, a_star, b_star, c_star):
+    """``lattice_factor_4`` of eight samples (8-tuples)."""
+    if shape == SQUARE and terms >= 2:
+        return lattice_square_equal_8(h, k, l, h0, k0, l0, terms)
+    return (lattice_factor_4(shape, h[:4], k[:4], l[:4], h0[:4], k0[:4], l0[:4], terms, na, nb, nc, fudge, a_star,
+                             b_star, c_star)
+            + lattice_factor_4(shape, h[4:], k[4:], l[4:], h0[4:], k0[4:], l0[4:], terms, na, nb, nc, fudge, a_star,
+                               b_star, c_star))
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def miller_index(cells, phi_tic, mos_tic, s0, s1, s2):
     """h, k, l of the scattering vector (s0, s1, s2) for the rotated cell ``cells[phi_tic, mos_tic]`` (rows
     a, b, c): C's h = dot(a, scattering) ... (L2803-2805). Inlined by numba (``inline="always"``): a call
@@ -414,7 +468,7 @@ def sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0,
     """The next sample of the pixel function's (phi step, mosaic domain) loops, (``phi_tic``, ``mos_tic``):
     ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos)``, 1-tuples and the sample after
     it (``count``: the samples left, >= 1, of which this takes one; ``terms``: as ``lattice_factor_4``).
-    Inlined, as ``sample_group_4`` is: they take the ``cells`` array (see ``miller_index``)."""
+    Inlined, as ``sample_group_8`` is: they take the ``cells`` array (see ``miller_index``)."""
     h, k, l = miller_index(cells, phi_tic, mos_tic, s0, s1, s2)
     # int(ceil(h - 0.5)) (C L2817), guarded: NaN is no index
     h0 = nearest_index(h)
@@ -429,51 +483,117 @@ def sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0,
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _lanes(a, b, c, d):
-    """Four 1-tuples as one 4-tuple."""
-    return a[0], b[0], c[0], d[0]
+def source_scattering(sources, source, diffracted):
+    """``(incident, lambda, scattering)`` of source ``source`` for a pixel's ``diffracted`` direction: C's
+    incident = -source, scattering = (diffracted - incident) / lambda (L2770-2782). Inlined (it takes an
+    array, see ``miller_index``)."""
+    incident = (-sources[source, 0], -sources[source, 1], -sources[source, 2])
+    lam = sources[source, 3]
+    return incident, lam, ((diffracted[0] - incident[0]) / lam, (diffracted[1] - incident[1]) / lam,
+                           (diffracted[2] - incident[2]) / lam)
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def sample_group_4(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na, nb, nc,
-                   fudge, a_star, b_star, c_star):
-    """``sample_group_1`` for the next four samples (4-tuples), side by side; with fewer than four left
-    (``count``; a still has one) those one at a time (a lockstep group would cost more), and the lanes past
-    the last sample repeat it."""
-    if count < 4:
-        # each g: sample_group_1's tuple, whose last two entries (g[9], g[10]) are the sample after it
-        g0 = sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0, s1, s2, shape, terms, na,
-                            nb, nc, fudge, a_star, b_star, c_star)
-        g1 = g0
-        if count > 1:
-            g1 = sample_group_1(cells, g0[9], g0[10], count - 1, phisteps, mosaic_domains, s0, s1, s2, shape, terms,
-                                na, nb, nc, fudge, a_star, b_star, c_star)
-        g2 = g1
-        if count > 2:
-            g2 = sample_group_1(cells, g1[9], g1[10], count - 2, phisteps, mosaic_domains, s0, s1, s2, shape, terms,
-                                na, nb, nc, fudge, a_star, b_star, c_star)
-        return (_lanes(g0[0], g1[0], g2[0], g2[0]), _lanes(g0[1], g1[1], g2[1], g2[1]),
-                _lanes(g0[2], g1[2], g2[2], g2[2]), _lanes(g0[3], g1[3], g2[3], g2[3]),
-                _lanes(g0[4], g1[4], g2[4], g2[4]), _lanes(g0[5], g1[5], g2[5], g2[5]),
-                _lanes(g0[6], g1[6], g2[6], g2[6]), _lanes(g0[7], g1[7], g2[7], g2[7]),
-                _lanes(g0[8], g1[8], g2[8], g2[8]), g2[9], g2[10])
-    phi1, mos1 = next_sample(phi_tic, mos_tic, phisteps, mosaic_domains)
-    phi2, mos2 = next_sample(phi1, mos1, phisteps, mosaic_domains)
-    phi3, mos3 = next_sample(phi2, mos2, phisteps, mosaic_domains)
-    h_0, k_0, l_0 = miller_index(cells, phi_tic, mos_tic, s0, s1, s2)
-    h_1, k_1, l_1 = miller_index(cells, phi1, mos1, s0, s1, s2)
-    h_2, k_2, l_2 = miller_index(cells, phi2, mos2, s0, s1, s2)
-    h_3, k_3, l_3 = miller_index(cells, phi3, mos3, s0, s1, s2)
-    hs = (h_0, h_1, h_2, h_3)
-    ks = (k_0, k_1, k_2, k_3)
-    ls = (l_0, l_1, l_2, l_3)
+def next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains):
+    """The sample after ``at`` = (source, phi step, mosaic domain, scattering vector) in C's loop order over the
+    sources up to ``source_end`` (exclusive), in that form: within a source, ``next_sample``; the next source
+    starts at (0, 0) with its own vector (``source_scattering``). The last sample returns itself."""
+    source, phi_tic, mos_tic, s = at
+    if mos_tic + 1 < mosaic_domains or phi_tic + 1 < phisteps:
+        phi_tic, mos_tic = next_sample(phi_tic, mos_tic, phisteps, mosaic_domains)
+        return source, phi_tic, mos_tic, s
+    if source + 1 < source_end:
+        return source + 1, 0, 0, source_scattering(sources, source + 1, diffracted)[2]
+    return source, phi_tic, mos_tic, s
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _indices_4(cells, a0, a1, a2, a3):
+    """The Miller indices of four samples (each (source, phi step, mosaic domain, scattering vector)):
+    ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, a3)``, 4-tuples and the last sample."""
+    h_0, k_0, l_0 = miller_index(cells, a0[1], a0[2], a0[3][0], a0[3][1], a0[3][2])
+    h_1, k_1, l_1 = miller_index(cells, a1[1], a1[2], a1[3][0], a1[3][1], a1[3][2])
+    h_2, k_2, l_2 = miller_index(cells, a2[1], a2[2], a2[3][0], a2[3][1], a2[3][2])
+    h_3, k_3, l_3 = miller_index(cells, a3[1], a3[2], a3[3][0], a3[3][1], a3[3][2])
     h0s = (nearest_index(h_0), nearest_index(h_1), nearest_index(h_2), nearest_index(h_3))
     k0s = (nearest_index(k_0), nearest_index(k_1), nearest_index(k_2), nearest_index(k_3))
     l0s = (nearest_index(l_0), nearest_index(l_1), nearest_index(l_2), nearest_index(l_3))
-    F_latts = lattice_factor_4(shape, hs, ks, ls, h0s, k0s, l0s, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-    next_phi, next_mos = next_sample(phi3, mos3, phisteps, mosaic_domains)
-    return (phi_tic, phi1, phi2, phi3), (mos_tic, mos1, mos2, mos3), hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, \
-        next_mos
+    return ((a0[1], a1[1], a2[1], a3[1]), (a0[2], a1[2], a2[2], a3[2]), (h_0, h_1, h_2, h_3), (k_0, k_1, k_2, k_3),
+            (l_0, l_1, l_2, l_3), h0s, k0s, l0s, a3)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _source_indices_4(cells, at, phisteps, mosaic_domains):
+    """``_indices_4`` of the four samples from ``at``, all of one source (its scattering vector shared)."""
+    source, phi0, mos0, s = at
+    phi1, mos1 = next_sample(phi0, mos0, phisteps, mosaic_domains)
+    phi2, mos2 = next_sample(phi1, mos1, phisteps, mosaic_domains)
+    phi3, mos3 = next_sample(phi2, mos2, phisteps, mosaic_domains)
+    return _indices_4(cells, at, (source, phi1, mos1, s), (source, phi2, mos2, s), (source, phi3, mos3, s))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains):
+    """``_indices_4`` of the four samples of the stream from ``at`` (``next_stream_sample``)."""
+    a1 = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
+    a2 = next_stream_sample(sources, diffracted, a1, source_end, phisteps, mosaic_domains)
+    a3 = next_stream_sample(sources, diffracted, a2, source_end, phisteps, mosaic_domains)
+    return _indices_4(cells, at, a1, a2, a3)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def sample_group_8(cells, sources, diffracted, at, count, source_end, phisteps, mosaic_domains, shape, terms, na, nb,
+                   nc, fudge, a_star, b_star, c_star):
+    """The CPU pixel function's next eight samples of its stream (``at``: the first, as (source, phi step,
+    mosaic domain, scattering vector); C's loop order over the sources up to ``source_end``):
+    ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, at)``, 8-tuples and the sample after them (``count``:
+    the samples left, >= 1). With ``LOCKSTEP_MIN`` or more left, side by side (``lattice_factor_8``); with
+    fewer, one at a time. Lanes past the last sample repeat it. Each sample's values are
+    ``sample_group_1``'s, bit for bit. Inlined (it takes arrays, see ``miller_index``)."""
+    if count < LOCKSTEP_MIN:
+        g0 = sample_group_1(cells, at[1], at[2], count, phisteps, mosaic_domains, at[3][0], at[3][1], at[3][2],
+                            shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+        at1 = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
+        g1 = g0
+        g2 = g0
+        at2 = at1
+        if count > 1:
+            g1 = sample_group_1(cells, at1[1], at1[2], count - 1, phisteps, mosaic_domains, at1[3][0], at1[3][1],
+                                at1[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+            at2 = next_stream_sample(sources, diffracted, at1, source_end, phisteps, mosaic_domains)
+            g2 = g1
+        if count > 2:
+            g2 = sample_group_1(cells, at2[1], at2[2], count - 2, phisteps, mosaic_domains, at2[3][0], at2[3][1],
+                                at2[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+        fields = (_lanes_8(g0[0], g1[0], g2[0]), _lanes_8(g0[1], g1[1], g2[1]), _lanes_8(g0[2], g1[2], g2[2]),
+                  _lanes_8(g0[3], g1[3], g2[3]), _lanes_8(g0[4], g1[4], g2[4]), _lanes_8(g0[5], g1[5], g2[5]),
+                  _lanes_8(g0[6], g1[6], g2[6]), _lanes_8(g0[7], g1[7], g2[7]), _lanes_8(g0[8], g1[8], g2[8]))
+        after = at1
+        if count > 1:
+            after = at2
+        if count > 2:
+            after = next_stream_sample(sources, diffracted, at2, source_end, phisteps, mosaic_domains)
+        return fields + (after,)
+    if at[1] * mosaic_domains + at[2] + LANES <= phisteps * mosaic_domains:
+        # all eight in this source: one scattering vector
+        a = _source_indices_4(cells, at, phisteps, mosaic_domains)
+        b = _source_indices_4(cells, (at[0],) + next_sample(a[8][1], a[8][2], phisteps, mosaic_domains) + (at[3],),
+                              phisteps, mosaic_domains)
+    else:
+        a = _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains)
+        b = _stream_indices_4(cells, sources, diffracted,
+                              next_stream_sample(sources, diffracted, a[8], source_end, phisteps, mosaic_domains),
+                              source_end, phisteps, mosaic_domains)
+    F_latts = lattice_factor_8(shape, a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7],
+                               terms, na, nb, nc, fudge, a_star, b_star, c_star)
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7],
+            F_latts, next_stream_sample(sources, diffracted, b[8], source_end, phisteps, mosaic_domains))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _lanes_8(a, b, c):
+    """Three samples' 1-tuples as an 8-tuple, the third repeated."""
+    return a[0], b[0], c[0], c[0], c[0], c[0], c[0], c[0]
 
 
 @njit(**JIT_OPTIONS)

@@ -10,12 +10,15 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
 - the grating transform is ``physics.grating``: a Chebyshev recurrence on the fractional Miller
   index instead of two large-argument sines per axis;
 - the phi and mosaic loops are one loop over their samples in C's order, taken ``lanes`` at a time
-  (``physics.sample_group_1``/``sample_group_4``): on the CPU four samples' Miller indices and lattice
+  (``physics.sample_group_1``/``sample_group_8``): on the CPU eight samples' Miller indices and lattice
   factors are computed side by side (SIMD), then each sample is evaluated and added in order, as C does;
+  where no source after the first is skipped (-dmin) or changes the polarisation, the CPU's groups run on
+  across the sources' boundaries (one stream of sources x phi steps x mosaic domains);
 - the F table is read in this function (``physics.in_table``), not in a helper: passing an array to a
   function costs numba an atomic reference count update per call, which threads contend for;
-- pixels with fewer samples than that (a still: one) go four side by side through
-  ``make_pixel_group_function`` on the CPU: the same operations per pixel, one call for four pixels."""
+- pixels with fewer (phi step, mosaic domain) samples than ``physics.LOCKSTEP_MIN`` (a still: one) go four
+  side by side through ``make_pixel_group_function`` on the CPU: the same operations per pixel, one call for
+  four pixels."""
 import math
 from functools import lru_cache
 
@@ -105,7 +108,6 @@ from nbnumba.kernels.types import (
 
 #: ``interpolating`` argument of the pixel function
 INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
-_SAMPLE_GROUP = None  # bound by make_pixel_function (kernels.specialise): physics.sample_group_1 or _4
 
 
 @lru_cache(maxsize=None)
@@ -127,7 +129,7 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
     float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
     its first interpolation failure (-1: none) and whether any phi loop ran (c-parity).
 
-    ``lanes``: 1 (one sample at a time: the GPU's threads) or ``physics.LANES`` (the CPU: four samples'
+    ``lanes``: 1 (one sample at a time: the GPU's threads) or ``physics.LANES`` (the CPU: eight samples'
     Miller indices and lattice factors side by side, which LLVM packs into SIMD instructions; every
     sample is still evaluated and added in C's order, so the image is the same)."""
     if lanes not in (1, ph.LANES):
@@ -142,6 +144,12 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
     CURVED = flags.curved_detector
     POINT_PIXEL = flags.point_pixel
     TRACE = flags.trace
+    ONE_LANE = lanes == 1
+    # the CPU's stream spans the sources unless a sample's handling depends on its own source (-printout's
+    # per-source records, interpolation's and the c-parity carryover's per-source state, the polarisation
+    # per source of -oversample_polar)
+    STREAM_SOURCES = not ONE_LANE and not (TRACE or INTERPOLATE or CARRYOVER or OS_POLAR)
+    ADD_UNROLLED = not ONE_LANE and not (TRACE or INTERPOLATE)
 
     def pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc, vectors, xtal, sources, cells_first,
               cells_carry, fhkl, trace=None, samples=None):
@@ -198,11 +206,7 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                         capture = ph.capture_fraction(thick_tic, sc.detector_thickstep, sc.detector_mu, parallax)
 
                     for source in range(nsources):
-                        incident = (-sources[source, 0], -sources[source, 1], -sources[source, 2])
-                        lam = sources[source, 3]
-                        scattering = ((diffracted[0] - incident[0]) / lam,
-                                      (diffracted[1] - incident[1]) / lam,
-                                      (diffracted[2] - incident[2]) / lam)
+                        incident, lam, scattering = ph.source_scattering(sources, source, diffracted)
                         stol = 0.5 * ph.magnitude(scattering)
                         if TRACE:
                             trace[TRACE_STOL] = stol
@@ -238,23 +242,38 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                         if TRACE:
                             if src_row < cap:
                                 samples[src_row, SAMPLE_POLAR] = polar
-                        s0 = scattering[0]
-                        s1 = scattering[1]
-                        s2 = scattering[2]
                         # c-parity: the image's first phi loop starts from the unrotated cell
                         use_first = CARRYOVER and first_loop
                         cells = cells_first if use_first else cells_carry
-                        # the (phi step, mosaic domain) samples in C's order, LANES at a time: their Miller
-                        # indices and lattice factors side by side (SIMD on the CPU), then each sample in
-                        # order as C evaluates it
-                        next_phi = 0
-                        next_mos = 0
-                        for first in range(0, n_samples, LANES):
-                            group = _SAMPLE_GROUP(cells, next_phi, next_mos, n_samples - first, phisteps,
-                                                  mosaic_domains, s0, s1, s2, SHAPE, equal_terms, Na, Nb, Nc,
-                                                  xtal.fudge, a_star, b_star, c_star)
-                            phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos = group
-                            for lane in range(1 if LANES == 1 else min(LANES, n_samples - first)):
+                        # the samples from here on in C's order: this source's (phi step, mosaic domain)
+                        # samples, or, where no later source would be skipped (-dmin) or change the
+                        # polarisation (computed once, not 0), every source's: a stream the CPU takes LANES
+                        # at a time (Miller indices and lattice factors side by side, then each sample added
+                        # in order, as C adds it), across the sources' boundaries
+                        source_end = source + 1
+                        if STREAM_SOURCES and not (sc.dmin > 0.0) and polar != 0.0:
+                            source_end = nsources
+                        n_stream = (source_end - source) * n_samples
+                        at = (source, 0, 0, scattering)
+                        for first in range(0, n_stream, LANES):
+                            if ONE_LANE:
+                                group = ph.sample_group_1(cells, at[1], at[2], n_stream - first, phisteps,
+                                                          mosaic_domains, scattering[0], scattering[1], scattering[2],
+                                                          SHAPE, equal_terms, Na, Nb, Nc, xtal.fudge, a_star, b_star,
+                                                          c_star)
+                                phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos = group
+                                at = (source, next_phi, next_mos, scattering)
+                            else:
+                                group = ph.sample_group_8(cells, sources, diffracted, at, n_stream - first, source_end,
+                                                          phisteps, mosaic_domains, SHAPE, equal_terms, Na, Nb, Nc,
+                                                          xtal.fudge, a_star, b_star, c_star)
+                                phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, at = group
+                            if ADD_UNROLLED and n_stream - first >= LANES:
+                                # a full group without -printout or interpolation: the loop below, unrolled
+                                I = _add_samples_8(I, F_latts, h0s, k0s, l0s, no_water, fhkl, xtal, default_F,
+                                                   capture, polar, omega_pixel, OS_THICK, OS_POLAR, OS_OMEGA)
+                                continue
+                            for lane in range(1 if ONE_LANE else min(LANES, n_stream - first)):
                                 phi_tic = phis[lane]
                                 mos_tic = moss[lane]
                                 h = hs[lane]
@@ -364,6 +383,8 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                         if CARRYOVER:
                             first_loop = False
                             any_loop = True
+                        if source_end == nsources:
+                            break  # the stream took the remaining sources
 
         test = _pixel_value(I, sc, capture, polar, omega_pixel, OS_THICK, OS_POLAR, OS_OMEGA)
         if TRACE:
@@ -376,9 +397,8 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
 
     # ``ph``: the physics for the flags' real type (``kernels.precision``; ``physics`` itself for double)
     real_physics = make_physics(flags.precision, flags.shape)
-    sample_group = real_physics.sample_group_1 if lanes == 1 else real_physics.sample_group_4
     return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel" if lanes == 1 else "pixel%d" % lanes,
-                                          ph=real_physics, _SAMPLE_GROUP=sample_group))
+                                          ph=real_physics))
 
 
 #: pixels side by side in the CPU kernel's lockstep path (``make_pixel_group_function``)
@@ -401,8 +421,8 @@ def make_pixel_group_function(flags: KernelFlags):
     image is the same. One call serves four pixels: on BENCH-3 this nearly halved the kernel's time per
     pixel, while a bare loop of the same geometry arithmetic runs as fast one pixel at a time, so what it
     saves is the pixel function's call and set-up per pixel, not arithmetic. The CPU kernel uses it for
-    pixels with fewer than ``physics.LANES`` (phi step, mosaic domain) samples (a still: one), whose
-    samples the pixel function cannot put side by side; ``pixel_groups_apply`` says for which flags."""
+    pixels with fewer than ``physics.LOCKSTEP_MIN`` (phi step, mosaic domain) samples (a still: one), whose
+    samples the pixel function does not put side by side; ``pixel_groups_apply`` says for which flags."""
     SHAPE = flags.shape
     OS_THICK = flags.oversample_thick
     OS_POLAR = flags.oversample_polar
@@ -576,6 +596,30 @@ def _add_sample(I, skipped, F_latt, h0, k0, l0, no_water, fhkl, xtal, default_F,
     if os_omega:
         I *= omega_pixel
     return I
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _add_samples_8(I, F_latts, h0s, k0s, l0s, no_water, fhkl, xtal, default_F, capture, polar, omega_pixel, os_thick,
+                   os_polar, os_omega):
+    """``_add_sample`` of eight samples (8-tuples) in order, unrolled: the pixel function's loop over a group's
+    lanes without -printout or interpolation (indexing a tuple by a loop variable keeps it in memory; this
+    keeps it in registers: 5% of BENCH-1's kernel time)."""
+    I = _add_sample(I, False, F_latts[0], h0s[0], k0s[0], l0s[0], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    I = _add_sample(I, False, F_latts[1], h0s[1], k0s[1], l0s[1], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    I = _add_sample(I, False, F_latts[2], h0s[2], k0s[2], l0s[2], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    I = _add_sample(I, False, F_latts[3], h0s[3], k0s[3], l0s[3], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    I = _add_sample(I, False, F_latts[4], h0s[4], k0s[4], l0s[4], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    I = _add_sample(I, False, F_latts[5], h0s[5], k0s[5], l0s[5], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    I = _add_sample(I, False, F_latts[6], h0s[6], k0s[6], l0s[6], no_water, fhkl, xtal, default_F, capture, polar,
+                    omega_pixel, os_thick, os_polar, os_omega)
+    return _add_sample(I, False, F_latts[7], h0s[7], k0s[7], l0s[7], no_water, fhkl, xtal, default_F, capture, polar,
+                       omega_pixel, os_thick, os_polar, os_omega)
 
 
 @njit(inline="always", **JIT_OPTIONS)

@@ -4,9 +4,9 @@ pixel function calls as ``ph`` (``kernels.pixel``), the same source on the CPU a
 
 ``DOUBLE`` is ``kernels.physics`` itself (nanoBragg.c's arithmetic; the default images do not change).
 ``SINGLE`` (``--precision single``) replaces the per-sample helpers, ``lattice_square_equal`` (and its
-four-lane form ``lattice_square_equal_4``), ``lattice_factor`` and ``tricubic_F``, with float32 versions built
-from the templates below: every constant is a typed ``REAL`` (numba would promote float32 * a Python float to
-float64). The F table is float32 (the pixel function reads it as it is).
+four- and eight-lane forms ``lattice_square_equal_4``/``_8``), ``lattice_factor`` and ``tricubic_F``, with
+float32 versions built from the templates below: every constant is a typed ``REAL`` (numba would promote
+float32 * a Python float to float64). The F table is float32 (the pixel function reads it as it is).
 
 What stays float64 in the single-precision kernel, and why (docs/usage.md, "Single precision"):
 
@@ -166,6 +166,37 @@ def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
     return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3])
 
 
+def lattice_square_equal_8(h, k, l, h0, k0, l0, terms):
+    """``lattice_square_equal_4`` of eight samples, its two halves' recurrences interleaved
+    (``physics.lattice_square_equal_8`` in REAL)."""
+    sa = _versine_pi_4(h[:4], h0[:4])
+    sb = _versine_pi_4(k[:4], k0[:4])
+    sc = _versine_pi_4(l[:4], l0[:4])
+    sa2 = _versine_pi_4(h[4:], h0[4:])
+    sb2 = _versine_pi_4(k[4:], k0[4:])
+    sc2 = _versine_pi_4(l[4:], l0[4:])
+    ua = ub = uc = ua2 = ub2 = uc2 = (ONE, ONE, ONE, ONE)
+    da = (ONE - sa[0], ONE - sa[1], ONE - sa[2], ONE - sa[3])
+    db = (ONE - sb[0], ONE - sb[1], ONE - sb[2], ONE - sb[3])
+    dc = (ONE - sc[0], ONE - sc[1], ONE - sc[2], ONE - sc[3])
+    da2 = (ONE - sa2[0], ONE - sa2[1], ONE - sa2[2], ONE - sa2[3])
+    db2 = (ONE - sb2[0], ONE - sb2[1], ONE - sb2[2], ONE - sb2[3])
+    dc2 = (ONE - sc2[0], ONE - sc2[1], ONE - sc2[2], ONE - sc2[3])
+    for _ in range(terms - 1):
+        ua, da = _reinsch_step_4(ua, da, sa)
+        ub, db = _reinsch_step_4(ub, db, sb)
+        uc, dc = _reinsch_step_4(uc, dc, sc)
+        ua2, da2 = _reinsch_step_4(ua2, da2, sa2)
+        ub2, db2 = _reinsch_step_4(ub2, db2, sb2)
+        uc2, dc2 = _reinsch_step_4(uc2, dc2, sc2)
+    odd = ((terms - 1) & 1) == 1
+    ua = physics.grating_sign_4(ua, h0[:4], odd) + physics.grating_sign_4(ua2, h0[4:], odd)
+    ub = physics.grating_sign_4(ub, k0[:4], odd) + physics.grating_sign_4(ub2, k0[4:], odd)
+    uc = physics.grating_sign_4(uc, l0[:4], odd) + physics.grating_sign_4(uc2, l0[4:], odd)
+    return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3],
+            ua[4] * ub[4] * uc[4], ua[5] * ub[5] * uc[5], ua[6] * ub[6] * uc[6], ua[7] * ub[7] * uc[7])
+
+
 def lattice_square(h, k, l, h0, k0, l0, na, nb, nc):
     """``physics.lattice_square`` in REAL."""
     ta = physics.grating_terms(na)
@@ -264,8 +295,8 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
 #: template -> its jit options
 _TEMPLATES = {versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
               lattice_square_equal: _CONTRACT, versine_pi_4: _CONTRACT, reinsch_step_4: _CONTRACT,
-              lattice_square_equal_4: _CONTRACT, lattice_square: _CONTRACT, sinc3: JIT_OPTIONS,
-              lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS}
+              lattice_square_equal_4: _CONTRACT, lattice_square_equal_8: _CONTRACT, lattice_square: _CONTRACT,
+              sinc3: JIT_OPTIONS, lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS}
 
 
 def _constants(real):
@@ -307,7 +338,7 @@ def real_helpers(real_name: str) -> types.SimpleNamespace:
 
 #: the functions of ``physics`` the pixel function calls that call the per-sample helpers (``make_physics``
 #: rebinds them), callees first
-_CALLERS = ("lattice_factor_4", "sample_group_1", "sample_group_4")
+_CALLERS = ("lattice_factor_4", "lattice_factor_8", "sample_group_1", "sample_group_8")
 
 
 @lru_cache(maxsize=None)
@@ -328,7 +359,8 @@ def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleTyp
     # module: numba's cache imports it to rebuild a cached function's environment)
     namespace = dict(vars(physics))
     helpers = real_helpers("float32")
-    for name in ("lattice_square_equal", "lattice_square_equal_4", "lattice_factor", "tricubic_F"):
+    for name in ("lattice_square_equal", "lattice_square_equal_4", "lattice_square_equal_8", "lattice_factor",
+                 "tricubic_F"):
         if not (name == "lattice_factor" and shape == physics.GAUSS):
             namespace[name] = getattr(helpers, name)
     # physics' functions that call those helpers, compiled again to call the float32 ones
