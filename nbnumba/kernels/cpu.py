@@ -31,7 +31,7 @@ _PIXELS = None  # bound by make_cpu_kernel: four pixels side by side (kernels.pi
 MADE = {}
 
 #: a cautious rate of the kernel per thread, samples (sub-pixel x sensor layer x source x mosaic domain x
-#: phi step) per second: reports/cpu_benchmark.md measures 4.5e7-6.5e7 on one thread (two hosts), but a sample
+#: phi step) per second: reports/cpu_benchmark.md measures 4.5e7-9e7 on one thread (hosts, kernels), but a sample
 #: of a heavily oversampled pixel (few sources, domains and phi steps) costs a few times more, as does
 #: a loaded machine. Sizes the first block of pixels of a pass and the time estimates of the up-front
 #: work limits (``nbnumba.setup.prepare``)
