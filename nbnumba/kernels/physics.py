@@ -485,7 +485,7 @@ def sample_group_1(cells, phi_tic, mos_tic, count, phisteps, mosaic_domains, s0,
 @njit(inline="always", **JIT_OPTIONS)
 def source_scattering(sources, source, diffracted):
     """``(incident, lambda, scattering)`` of source ``source`` for a pixel's ``diffracted`` direction: C's
-    incident = -source, scattering = (diffracted - incident) / lambda (L2770-2782). Inlined (it takes an
+    incident = -source, scattering = (diffracted - incident) / lambda (L2745-2757). Inlined (it takes an
     array, see ``miller_index``)."""
     incident = (-sources[source, 0], -sources[source, 1], -sources[source, 2])
     lam = sources[source, 3]
