@@ -219,7 +219,7 @@ def lattice_square_equal(h, k, l, h0, k0, l0, terms):
 
 #: samples the CPU pixel function evaluates side by side (``kernels.pixel``): eight (source, phi step, mosaic
 #: domain) samples' Miller indices and lattice factors in lockstep, as two groups of four (``sample_group_8``)
-LANES = 8
+LANES = 8  # what sample_group_8 and the pixel function's _add_samples_8 take
 #: with fewer samples left than this the CPU pixel function takes them one at a time (a lockstep group costs
 #: about as much as four single samples: its time is the latency of the chains, not their operations); the CPU
 #: kernel renders pixels with fewer (phi step, mosaic domain) samples four pixels side by side instead
@@ -551,29 +551,22 @@ def sample_group_8(cells, sources, diffracted, at, count, source_end, phisteps, 
     fewer, one at a time. Lanes past the last sample repeat it. Each sample's values are
     ``sample_group_1``'s, bit for bit. Inlined (it takes arrays, see ``miller_index``)."""
     if count < LOCKSTEP_MIN:
+        # one to three samples, each as sample_group_1 takes it; ``after`` walks the stream past them
         g0 = sample_group_1(cells, at[1], at[2], count, phisteps, mosaic_domains, at[3][0], at[3][1], at[3][2],
                             shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-        at1 = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
-        g1 = g0
-        g2 = g0
-        at2 = at1
+        after = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
+        g1 = g2 = g0
         if count > 1:
-            g1 = sample_group_1(cells, at1[1], at1[2], count - 1, phisteps, mosaic_domains, at1[3][0], at1[3][1],
-                                at1[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-            at2 = next_stream_sample(sources, diffracted, at1, source_end, phisteps, mosaic_domains)
-            g2 = g1
+            g1 = g2 = sample_group_1(cells, after[1], after[2], count - 1, phisteps, mosaic_domains, after[3][0],
+                                     after[3][1], after[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+            after = next_stream_sample(sources, diffracted, after, source_end, phisteps, mosaic_domains)
         if count > 2:
-            g2 = sample_group_1(cells, at2[1], at2[2], count - 2, phisteps, mosaic_domains, at2[3][0], at2[3][1],
-                                at2[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-        fields = (_lanes_8(g0[0], g1[0], g2[0]), _lanes_8(g0[1], g1[1], g2[1]), _lanes_8(g0[2], g1[2], g2[2]),
-                  _lanes_8(g0[3], g1[3], g2[3]), _lanes_8(g0[4], g1[4], g2[4]), _lanes_8(g0[5], g1[5], g2[5]),
-                  _lanes_8(g0[6], g1[6], g2[6]), _lanes_8(g0[7], g1[7], g2[7]), _lanes_8(g0[8], g1[8], g2[8]))
-        after = at1
-        if count > 1:
-            after = at2
-        if count > 2:
-            after = next_stream_sample(sources, diffracted, at2, source_end, phisteps, mosaic_domains)
-        return fields + (after,)
+            g2 = sample_group_1(cells, after[1], after[2], count - 2, phisteps, mosaic_domains, after[3][0],
+                                after[3][1], after[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+            after = next_stream_sample(sources, diffracted, after, source_end, phisteps, mosaic_domains)
+        return (_lanes_8(g0[0], g1[0], g2[0]), _lanes_8(g0[1], g1[1], g2[1]), _lanes_8(g0[2], g1[2], g2[2]),
+                _lanes_8(g0[3], g1[3], g2[3]), _lanes_8(g0[4], g1[4], g2[4]), _lanes_8(g0[5], g1[5], g2[5]),
+                _lanes_8(g0[6], g1[6], g2[6]), _lanes_8(g0[7], g1[7], g2[7]), _lanes_8(g0[8], g1[8], g2[8]), after)
     if at[1] * mosaic_domains + at[2] + LANES <= phisteps * mosaic_domains:
         # all eight in this source: one scattering vector
         a = _source_indices_4(cells, at, phisteps, mosaic_domains)
