@@ -297,12 +297,13 @@ def test_pixel_function_lanes_are_one_or_eight():
     from nbnumba.kernels.pixel import make_pixel_function
     from nbnumba.kernels.types import KernelFlags
     flags = KernelFlags(0, False, False, False, False, False, False, False)
-    with pytest.raises(ValueError, match="lanes"):
-        make_pixel_function(flags, 3)
+    for lanes in (3, 4):
+        with pytest.raises(ValueError, match="lanes"):
+            make_pixel_function(flags, lanes)
 
 
-#: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes
-#: side by side: the CPU kernel renders their pixels four side by side
+#: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes in
+#: lockstep (``physics.LOCKSTEP_MIN``): the CPU kernel renders their pixels four side by side
 STILL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-lambda", "1.0", "-distance", "100",
          "-detpixels", "20", "-pixel", "2.4", "-mosaic", "0.5", "-mosaic_domains", "3", "-mosaic_seed", "7"]
 
