@@ -218,6 +218,45 @@ def test_blocks_of_pixels_give_the_same_image(folder, monkeypatch):
         assert len(images[0][2]) == 2 or name == "phi carryover", name  # the cut pass ran
 
 
+def test_interpolation_pass_stops_at_the_block_of_the_cut(folder, monkeypatch):
+    """With interpolation, the first pass stops after the first block of pixels with a failure: the pixels
+    after that block are rendered once, by the switch-off pass, and each pixel's solid angle is kept once,
+    in row-major order. The image is the one-block image (``test_blocks_of_pixels_give_the_same_image``)."""
+    from nbnumba import params_from_argv, simulate
+    from nbnumba.kernels import cpu
+    # the beam at the first pixel, a table of -8..8 in each index: pixels further out along the first row
+    # reach beyond it (the cut)
+    (folder / "in.hkl").write_bytes(b"".join(b"%d %d %d %d\n" % (h, k, l, 10 + h + 2 * k + 3 * l)
+                                             for h in range(-8, 9) for k in range(-8, 9) for l in range(-8, 9)))
+    argv = ["-hkl", "in.hkl", "-cell", "100", "100", "100", "90", "90", "90", "-N", "2", "-lambda", "6.2",
+            "-distance", "100", "-detpixels", "13", "-pixel", "4", "-Xbeam", "0", "-Ybeam", "0"]
+    pixels = 13 * 13
+    whole = simulate(params_from_argv(argv)[0], device="cpu")
+    calls = []
+    real_run = cpu.CpuRenderer.run
+
+    def run(self, passes, sc, pixel_start, pixel_end, keep_omega=True):
+        calls.append((passes, pixel_start, pixel_end, keep_omega))
+        return real_run(self, passes, sc, pixel_start, pixel_end, keep_omega)
+
+    monkeypatch.setattr(cpu.CpuRenderer, "run", run)
+    monkeypatch.setattr(cpu, "BLOCK_SECONDS", 1e-9)
+    monkeypatch.setattr(cpu, "MAX_BLOCK_PIXELS", 5)
+    result = simulate(params_from_argv(argv)[0], device="cpu")
+    assert np.array_equal(result.floatimage, whole.floatimage) and result.omega_sum == whole.omega_sum
+    (_, first), (cut, cut_pass) = result.rendering.passes
+    assert 5 <= cut < pixels - 5  # the first pass takes several blocks, and stops well before the end
+    first_blocks = [(start, end) for passes, start, end, _ in calls if passes == first]
+    # the first pass: consecutive blocks from pixel 0 up to the end of the block that holds the cut
+    assert first_blocks[0][0] == 0 and all(a[1] == b[0] for a, b in zip(first_blocks, first_blocks[1:]))
+    assert first_blocks[-1][0] <= cut < first_blocks[-1][1] < pixels
+    # the switch-off pass: every pixel from the cut on, once; solid angles of every pixel once, in order
+    rendered_after = [p for passes, start, end, _ in calls if passes == cut_pass for p in range(start, end)]
+    assert rendered_after == list(range(cut, pixels))
+    kept = [p for _, start, end, keep in calls if keep for p in range(start, end)]
+    assert kept == list(range(pixels))
+
+
 def test_ctrl_c_stops_a_heavy_render_within_seconds(tmp_path):
     """SIGINT to a real process rendering 9e6 samples a pixel (-oversample 3000): before blocks of
     pixels it ignored SIGINT for minutes (whole rows per compiled call); now exit 130 within seconds,

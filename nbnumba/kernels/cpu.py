@@ -161,8 +161,10 @@ class CpuRenderer:
     def evaluated(self):
         return self._evaluated
 
-    def interp_event(self):
-        return self._interp_event
+    def interp_event(self, pixel_start, pixel_end):
+        """Each pixel's first evaluation whose interpolation failed (-1: none) of the row-major pixels
+        [pixel_start, pixel_end)."""
+        return self._interp_event.reshape(-1)[pixel_start:pixel_end]
 
     def result(self):
         """``(floatimage, omega_rows)`` in host memory."""

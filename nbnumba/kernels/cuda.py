@@ -233,8 +233,9 @@ class CudaRenderer:
     def evaluated(self):
         return self._evaluated.copy_to_host()
 
-    def interp_event(self):
-        return self._interp_event.copy_to_host()
+    def interp_event(self, pixel_start, pixel_end):
+        """``CpuRenderer.interp_event``: only those pixels are copied to the host."""
+        return self._interp_event.reshape(self._interp_event.size)[pixel_start:pixel_end].copy_to_host()
 
     def result(self):
         """``(floatimage, omega_rows)`` copied to host memory."""

@@ -22,7 +22,11 @@ them after the fact:
    everywhere and records, per pixel, the index of its first failing sample (``interp_event``); the
    first pixel in row-major order with a failure is the cut. Pass 2 re-renders from the cut on, with
    interpolation on for the cut pixel's first ``interp_cut_eval`` evaluations and off afterwards and
-   for every later pixel.
+   for every later pixel. Pass 1 renders its blocks of pixels in row-major order and stops after the
+   first block with a failure (the cut is there; every later pixel is pass 2's), unless the phi carryover
+   needs its record of every pixel: a run whose interpolation fails early (C's default for N <= 2 with an
+   HKL table that ends near the reflections the image reaches) costs one block more than a run without
+   interpolation, not an interpolated image more.
 
 ``PassArgs`` carries this pass control (ROI, start pixel, first evaluated pixel, interpolation cut)
 to the kernels, apart from the physics scalars (``ScalarArgs``). ``kernels.pixel.pixel_task`` is the
@@ -78,24 +82,29 @@ class PixelBlocks:
         size = min(max(int(min(size, 2 ** 62)), r.min_block_pixels), r.max_block_pixels, -(-count // self.min_blocks))
         return max(1, min(size, remaining))
 
-    def run(self, call, start, end):
-        """``call(block_start, block_end)`` for consecutive blocks covering [start, end)."""
+    def run(self, call, start, end, until=None):
+        """``call(block_start, block_end)`` for consecutive blocks covering [start, end), or up to the end of
+        the first block for which ``until(block_start, block_end)`` is true. Returns where the blocks ended."""
         position = start
         while position < end:
+            block_start = position
             block_end = position + self.size(end - position, end - start)
             begin = time.perf_counter()
-            call(position, block_end)
-            self.seconds_per_pixel = (time.perf_counter() - begin) / (block_end - position)
+            call(block_start, block_end)
+            self.seconds_per_pixel = (time.perf_counter() - begin) / (block_end - block_start)
             position = block_end
+            if until is not None and until(block_start, block_end):
+                break
+        return position
 
 
 def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress=None, pixel_samples=1):
     """Drive ``renderer`` (``kernels.cpu.CpuRenderer`` or ``kernels.cuda.CudaRenderer``) through the
     passes above, each in blocks of pixels (``PixelBlocks``; ``pixel_samples``: the samples of one
     pixel). ``rendered``: the flat boolean array of pixels inside the ROI and the mask (not all
-    False); ``progress(done_rows, total_rows)``, if given, is called as rows of the first pass finish
-    (at most ``MAX_BLOCKS`` times, the last with ``done_rows == total_rows``). The image does not depend
-    on the blocking.
+    False); ``progress(done_rows, total_rows)``, if given, is called as rows finish (of the first pass,
+    then of the switch-off pass beyond where the first stopped; at most ``MAX_BLOCKS`` times, the last with
+    ``done_rows == total_rows``). The image does not depend on the blocking.
 
     Returns ``[(first_pixel_index, PassArgs), ...]``: for a pixel, the last entry whose index is <=
     its own is the pass it was last rendered with (the one-pixel carryover pass replaces the first)."""
@@ -107,14 +116,14 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
 
     blocks = PixelBlocks(renderer, pixel_samples)
 
-    def run(pass_args, start, end, keep_omega=False, report=None):
+    def run(pass_args, start, end, keep_omega=False, report=None, until=None):
         def call(block_start, block_end):
             with kernel_compilation():
                 renderer.run(pass_args, scalars, block_start, block_end, keep_omega)
             if report is not None:
                 report(block_end)
         blocks.min_blocks = min(rows, MAX_BLOCKS) if report is not None else 1
-        blocks.run(call, start, end)
+        return blocks.run(call, start, end, until)
 
     milestones = list(np.linspace(0, rows, min(rows, MAX_BLOCKS) + 1).round().astype(int)[1:])
 
@@ -125,7 +134,13 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
                 milestones.pop(0)
             progress(int(done_rows), rows)
 
-    run(passes, 0, pixels, keep_omega=True, report=None if progress is None else report)
+    def failed_in(start, end):
+        """Whether a pixel of [start, end) failed to interpolate: the first pass stops there."""
+        return bool((renderer.interp_event(start, end) >= 0).any())
+
+    rows_done = None if progress is None else report
+    until = failed_in if flags.interpolate and not flags.phi_carryover else None
+    first_end = run(passes, 0, pixels, keep_omega=True, report=rows_done, until=until)
     history = [(0, passes)]
     if flags.phi_carryover:
         evaluated = renderer.evaluated().ravel()
@@ -138,13 +153,15 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
                 history = [(0, passes)]
                 run(passes._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), first, first + 1)
     if flags.interpolate:
-        events = renderer.interp_event().ravel()
+        events = renderer.interp_event(0, first_end)
         failed = events >= 0
         if failed.any():
             cut = int(np.argmax(failed))
             cut_pass = passes._replace(start_pixel=cut, interp_cut_pixel=cut, interp_cut_eval=int(events[cut]))
             history.append((cut, cut_pass))
-            run(cut_pass, cut, pixels)
+            run(cut_pass, cut, first_end)
+            # the pixels pass 1 did not reach: their solid angles too, in pixel order after pass 1's
+            run(cut_pass, first_end, pixels, keep_omega=True, report=rows_done)
     return history
 
 
