@@ -189,7 +189,7 @@ def test_roi_and_mask_count_in_the_total(folder, capsys, monkeypatch):
 
 def test_blocks_of_pixels_give_the_same_image(folder, monkeypatch):
     """Blocks of a few pixels (rows split between calls, several passes) and one block per pass give
-    bit-identical images and solid-angle sums, with the interpolation cut and the phi carryover."""
+    bit-identical images and solid-angle sums, with the interpolation cut, the phi carryover and both."""
     from nbnumba import params_from_argv, simulate
     from nbnumba.kernels import cpu
     (folder / "in.hkl").write_bytes(b"".join(b"%d %d %d %d\n" % (h, k, l, 10 + h + 2 * k + 3 * l)
@@ -203,6 +203,9 @@ def test_blocks_of_pixels_give_the_same_image(folder, monkeypatch):
                           "-phi", "0", "-osc", "3", "-phisteps", "3", "-oversample", "2", "-dmin", "30",
                           "--phi-carryover-mode", "c-parity"],
     }
+    # both: the first rendered pixel evaluates no phi loop; the first loop is the pixel of the interpolation cut,
+    # which the first pass, stopping after the cut's block, has rendered
+    runs["both"] = runs["phi carryover"] + ["-hkl", "in.hkl", "-interpolate"]
     for name, argv in runs.items():
         params = params_from_argv(argv)[0]
         images = []
@@ -218,10 +221,12 @@ def test_blocks_of_pixels_give_the_same_image(folder, monkeypatch):
         assert len(images[0][2]) == 2 or name == "phi carryover", name  # the cut pass ran
 
 
-def test_interpolation_pass_stops_at_the_block_of_the_cut(folder, monkeypatch):
+@pytest.mark.parametrize("mode", ["spec", "c-parity"])
+def test_interpolation_pass_stops_at_the_block_of_the_cut(folder, monkeypatch, mode):
     """With interpolation, the first pass stops after the first block of pixels with a failure: the pixels
     after that block are rendered once, by the switch-off pass, and each pixel's solid angle is kept once,
-    in row-major order. The image is the one-block image (``test_blocks_of_pixels_give_the_same_image``)."""
+    in row-major order. The image is the one-block image (``test_blocks_of_pixels_give_the_same_image``),
+    with and without the c-parity phi carryover (whose first loop is then the first pixel's)."""
     from nbnumba import params_from_argv, simulate
     from nbnumba.kernels import cpu
     # the beam at the first pixel, a table of -8..8 in each index: pixels further out along the first row
@@ -229,7 +234,8 @@ def test_interpolation_pass_stops_at_the_block_of_the_cut(folder, monkeypatch):
     (folder / "in.hkl").write_bytes(b"".join(b"%d %d %d %d\n" % (h, k, l, 10 + h + 2 * k + 3 * l)
                                              for h in range(-8, 9) for k in range(-8, 9) for l in range(-8, 9)))
     argv = ["-hkl", "in.hkl", "-cell", "100", "100", "100", "90", "90", "90", "-N", "2", "-lambda", "6.2",
-            "-distance", "100", "-detpixels", "13", "-pixel", "4", "-Xbeam", "0", "-Ybeam", "0"]
+            "-distance", "100", "-detpixels", "13", "-pixel", "4", "-Xbeam", "0", "-Ybeam", "0", "-phi", "0",
+            "-osc", "2", "-phisteps", "2", "--phi-carryover-mode", mode]
     pixels = 13 * 13
     whole = simulate(params_from_argv(argv)[0], device="cpu")
     calls = []

@@ -23,10 +23,10 @@ them after the fact:
    first pixel in row-major order with a failure is the cut. Pass 2 re-renders from the cut on, with
    interpolation on for the cut pixel's first ``interp_cut_eval`` evaluations and off afterwards and
    for every later pixel. Pass 1 renders its blocks of pixels in row-major order and stops after the
-   first block with a failure (the cut is there; every later pixel is pass 2's), unless the phi carryover
-   needs its record of every pixel: a run whose interpolation fails early (C's default for N <= 2 with an
-   HKL table that ends near the reflections the image reaches) costs one block more than a run without
-   interpolation, not an interpolated image more.
+   first block with a failure: the cut is there, every later pixel is pass 2's, and the carryover's first
+   evaluating pixel is at or before the cut (the failing sample was evaluated). A run whose interpolation
+   fails early (C's default for N <= 2 with an HKL table that ends near the reflections the image
+   reaches) costs one block more than a run without interpolation, not an interpolated image more.
 
 ``PassArgs`` carries this pass control (ROI, start pixel, first evaluated pixel, interpolation cut)
 to the kernels, apart from the physics scalars (``ScalarArgs``). ``kernels.pixel.pixel_task`` is the
@@ -139,7 +139,7 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
         return bool((renderer.interp_event(start, end) >= 0).any())
 
     rows_done = None if progress is None else report
-    until = failed_in if flags.interpolate and not flags.phi_carryover else None
+    until = failed_in if flags.interpolate else None
     first_end = run(passes, 0, pixels, keep_omega=True, report=rows_done, until=until)
     history = [(0, passes)]
     if flags.phi_carryover:
