@@ -263,6 +263,49 @@ def test_interpolation_pass_stops_at_the_block_of_the_cut(folder, monkeypatch, m
     assert kept == list(range(pixels))
 
 
+def test_first_pass_carries_on_when_the_carryover_takes_its_failure_back():
+    """The c-parity carryover re-renders the first pixel that evaluates a phi loop with the first loop's
+    orientation, which can take back the interpolation failure the first pass stopped at: the first pass then
+    carries on to the next failure, and every pixel is rendered. A stand-in renderer of one row of 40 pixels:
+    pixel 12 evaluates first and fails only with the wrong orientation, pixels from 30 on fail."""
+    from nbnumba.render import serial_order
+
+    class Renderer:
+        shape = (1, 40)
+        block_samples, block_seconds, min_block_pixels, max_block_pixels = 5, 1e-9, 5, 5
+
+        def __init__(self):
+            self.events = np.full(40, -1, np.int32)
+            self.evaluated_pixels = np.zeros(40, np.uint8)
+            self.rendered_by = {}
+
+        def run(self, passes, sc, start, end, keep_omega=True):
+            for p in range(max(start, passes.start_pixel), end):
+                if passes.roi_xmin <= p <= passes.roi_xmax:
+                    self.rendered_by[p] = passes
+                    self.evaluated_pixels[p] = p >= 12
+                    fails = (p == 12 and passes.first_eval_pixel != 12) or p >= 30
+                    self.events[p] = 0 if fails and p < passes.interp_cut_pixel else -1
+
+        def evaluated(self):
+            return self.evaluated_pixels
+
+        def interp_event(self, start, end):
+            return self.events[start:end]
+
+    renderer = Renderer()
+    flags = kt.KernelFlags(*[0] * len(kt.KernelFlags._fields))._replace(interpolate=True, phi_carryover=True)
+    history = serial_order.render_passes(renderer, flags, serial_order.first_pass((0, 39, 0, 0)), None,
+                                         np.ones(40, bool))
+    (_, first), (cut, cut_pass) = history
+    assert first.first_eval_pixel == 12 and cut == 30 and cut_pass.interp_cut_eval == 0
+    assert sorted(renderer.rendered_by) == list(range(40))  # every pixel, none left out
+    assert renderer.rendered_by[12] == first._replace(roi_xmin=12, roi_xmax=12)  # the carryover's re-render
+    # before the cut: the first pass (interpolating throughout; before or after its first loop moved to 12)
+    assert all(renderer.rendered_by[p] in (first, first._replace(first_eval_pixel=0)) for p in range(13, 30))
+    assert all(renderer.rendered_by[p] == cut_pass for p in range(30, 40))
+
+
 def test_ctrl_c_stops_a_heavy_render_within_seconds(tmp_path):
     """SIGINT to a real process rendering 9e6 samples a pixel (-oversample 3000): before blocks of
     pixels it ignored SIGINT for minutes (whole rows per compiled call); now exit 130 within seconds,

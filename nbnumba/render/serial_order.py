@@ -24,9 +24,10 @@ them after the fact:
    interpolation on for the cut pixel's first ``interp_cut_eval`` evaluations and off afterwards and
    for every later pixel. Pass 1 renders its blocks of pixels in row-major order and stops after the
    first block with a failure: the cut is there, every later pixel is pass 2's, and the carryover's first
-   evaluating pixel is at or before the cut (the failing sample was evaluated). A run whose interpolation
-   fails early (C's default for N <= 2 with an HKL table that ends near the reflections the image
-   reaches) costs one block more than a run without interpolation, not an interpolated image more.
+   evaluating pixel is at or before the cut (the failing sample was evaluated; should that pixel's
+   re-render take its failure back, pass 1 carries on). A run whose interpolation fails early (C's
+   default for N <= 2 with an HKL table that ends near the reflections the image reaches) costs one block
+   more than a run without interpolation, not an interpolated image more.
 
 ``PassArgs`` carries this pass control (ROI, start pixel, first evaluated pixel, interpolation cut)
 to the kernels, apart from the physics scalars (``ScalarArgs``). ``kernels.pixel.pixel_task`` is the
@@ -154,6 +155,11 @@ def render_passes(renderer, flags, passes: PassArgs, scalars, rendered, progress
                 run(passes._replace(roi_xmin=fcol, roi_xmax=fcol, roi_ymin=srow, roi_ymax=srow), first, first + 1)
     if flags.interpolate:
         events = renderer.interp_event(0, first_end)
+        while not (events >= 0).any() and first_end < pixels:
+            # pass 1 stopped at a failure of the carryover's first pixel that its re-render above (the right
+            # orientation for its first phi loop) took back: pass 1 carries on
+            first_end = run(passes, first_end, pixels, keep_omega=True, report=rows_done, until=until)
+            events = renderer.interp_event(0, first_end)
         failed = events >= 0
         if failed.any():
             cut = int(np.argmax(failed))
