@@ -7,11 +7,10 @@
 Each example runs once, full size, as written, in a fresh folder with its stand-in inputs, on one thread (as
 ``c_reference/``'s cases). ``c_reference/readme_examples/<name>.npz`` then holds what the test compares: the
 float image at every ``STRIDE``-th pixel in row-major order and at its ``TOP`` brightest pixels (indices and
-float32 values), its maximum and shape, the 512-byte SMV header of ``intimage.img``, and the printed lines
-(``printed_lines``: less those that depend on the clock and C's progress lines). A full image is 4 MB; these
-are about 50 kB."""
+float32 values), its maximum and pixel count, the 512-byte SMV header of ``intimage.img``, and the printed
+lines (``printed_lines``: ``test_readme_examples.c_printed``, less those that depend on the clock and C's
+progress lines). A full image is 4 MB; these are about 50 kB."""
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,20 +22,12 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
 from nanobragg_readme import EXAMPLES, write_inputs  # noqa: E402 -- after the path above
+from test_readme_examples import c_printed  # noqa: E402 -- the test's own comparison
 
 FOLDER = TESTS.parent / "c_reference" / "readme_examples"
 #: every STRIDE-th pixel (prime: no alignment with rows) and the TOP brightest
 STRIDE = 97
 TOP = 256
-
-
-def printed_lines(stdout):
-    """What the test compares of the printed text: nanoBragg.c's lines less those that depend on the clock and
-    its progress lines (the ones ``test_readme_examples.CLOCK_LINES`` names, and ``N% done`` within a line)."""
-    from test_readme_examples import CLOCK_LINES  # noqa: PLC0415 -- the test's own definition
-
-    lines = [re.sub(r"\d+% done", "", line) for line in stdout.splitlines() if not CLOCK_LINES.match(line)]
-    return [line for line in lines if not CLOCK_LINES.match(line)]  # as test_live_example_matches_c's printed()
 
 
 def sampled(image):
@@ -60,7 +51,7 @@ def make(name, c_bin):
         np.savez_compressed(FOLDER / (name + ".npz"), argv=np.array(argv), indices=indices, values=image[indices],
                             maximum=np.float32(np.abs(image).max()), size=image.size,
                             header=np.frombuffer((folder / "intimage.img").read_bytes()[:512], np.uint8),
-                            printed_lines=np.array(printed_lines(done.stdout)))
+                            printed_lines=np.array(c_printed(done.stdout)))
 
 
 def main():

@@ -26,8 +26,8 @@ them after the fact:
    first block with a failure: the cut is there, every later pixel is pass 2's, and the carryover's first
    evaluating pixel is at or before the cut (the failing sample was evaluated; should that pixel's
    re-render take its failure back, pass 1 carries on). A run whose interpolation fails early (C's
-   default for N <= 2 with an HKL table that ends near the reflections the image reaches) costs one block
-   more than a run without interpolation, not an interpolated image more.
+   default for N <= 2 with an HKL table that ends near the reflections the image reaches) costs one
+   interpolated block of pixels more than a run without interpolation, not an interpolated image more.
 
 ``PassArgs`` carries this pass control (ROI, start pixel, first evaluated pixel, interpolation cut)
 to the kernels, apart from the physics scalars (``ScalarArgs``). ``kernels.pixel.pixel_task`` is the
