@@ -121,8 +121,11 @@ def run(args):
     tmp = Path(tempfile.mkdtemp(prefix="nb-loop-bench-"))
     runtime = Path(tempfile.mkdtemp(prefix="nblb", dir="/tmp"))  # the worker's private socket folder
     no_worker = Path(tempfile.mkdtemp(prefix="nblb", dir="/tmp"))  # the direct way: no worker there
+    # a compilation cache of its own, filled by the first (untimed) runs, as a user's first run fills it (see
+    # cpu_benchmark.py)
     base = dict(os.environ, NUMBA_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
-                PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+                PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+                NBNUMBA_CACHE_DIR=str(tmp / "compilation-cache"))
     base.pop("NBNUMBA_WORKER", None)
     base.pop("PYTHONDONTWRITEBYTECODE", None)  # as after a pip install: bytecode compiled once, then reused
     cmd = commands(args.python, args.baseline_tree)

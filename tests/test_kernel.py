@@ -220,8 +220,8 @@ def test_groups_of_eight_samples_are_the_source_phi_and_mosaic_loops_in_order(pr
     """Walked eight at a time (``sample_group_8``, the CPU's stream), the samples are C's nested source, phi and
     mosaic loops in order, each with the scalar path's indices and lattice factor for its source's scattering
     vector (``sample_group_1``, the GPU), bit for bit, whether a group runs in lockstep (four or more left,
-    within one source or across sources' boundaries) or one by one (fewer); the lanes past the last sample
-    repeat it (padding the kernel does not evaluate)."""
+    within one source or across sources' boundaries) or one by one (fewer: one per call); the lanes past the
+    samples a call takes repeat its last (padding the kernel does not evaluate)."""
     real = _physics_of(precision_name, shape)
     cells = _cells(phisteps, mosaic_domains, seed=phisteps * 100 + mosaic_domains)
     rng = np.random.default_rng(nsources)
@@ -240,15 +240,19 @@ def test_groups_of_eight_samples_are_the_source_phi_and_mosaic_loops_in_order(pr
     n_stream = len(expected)
     at = (0, 0, 0, real.source_scattering(sources, 0, diffracted)[2])
     walked = []
-    for first in range(0, n_stream, 8):
-        *fields, at = real.sample_group_8(cells, sources, diffracted, at, n_stream - first, nsources, phisteps,
-                                          mosaic_domains, *extra)
+    first = 0
+    while first < n_stream:
+        left = n_stream - first
+        *fields, at, taken = real.sample_group_8(cells, sources, diffracted, at, left, nsources, phisteps,
+                                                 mosaic_domains, *extra)
+        assert taken == (min(left, 8) if left >= 4 else 1)
         for lane in range(8):
             sample = tuple(field[lane] for field in fields)
-            if first + lane < n_stream:
+            if lane < taken:
                 walked.append(sample)
             else:
                 assert sample == walked[-1]
+        first += taken
     assert walked == expected
     assert [type(sample[-1]) for sample in walked] == [type(sample[-1]) for sample in expected]
     # the stream ends where the loops end (its last sample repeats, as next_stream_sample says)
@@ -302,6 +306,23 @@ def test_pixel_function_lanes_are_one_or_eight():
             make_pixel_function(flags, lanes)
 
 
+@pytest.mark.parametrize("phisteps, domains", [(1, 1), (1, 3), (3, 1), (1, 4), (2, 2), (4, 10)])
+def test_few_samples_counts_phi_steps_times_mosaic_domains(phisteps, domains, tmp_path, monkeypatch):
+    """The CPU kernel is compiled with the four-pixel function (``KernelFlags.few_samples``) where a pixel
+    has fewer (phi step, mosaic domain) samples than the pixel function takes side by side; sources and
+    sub-pixels do not count (they are not in the lockstep stream of one pixel's samples)."""
+    from nbnumba import params_from_argv
+    from nbnumba.render.plan import kernel_flags
+    from nbnumba.setup import prepare
+
+    monkeypatch.chdir(tmp_path)
+    argv = STILL[:STILL.index("-mosaic_domains")] + ["-mosaic_domains", str(domains), "-phi", "0", "-osc", "1",
+                                                      "-phisteps", str(phisteps), "-oversample", "3",
+                                                      "-hdivrange", "0.1", "-hdivsteps", "5"]
+    flags = kernel_flags(prepare(params_from_argv(argv)[0]))
+    assert flags.few_samples == (phisteps * domains < ph.LOCKSTEP_MIN)
+
+
 #: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes in
 #: lockstep (``physics.LOCKSTEP_MIN``): the CPU kernel renders their pixels four side by side
 STILL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-lambda", "1.0", "-distance", "100",
@@ -328,7 +349,7 @@ def test_pixels_side_by_side_are_the_one_pixel_function(extra, tmp_path, monkeyp
     from nbnumba.render import plan
 
     result = _simulate(STILL + extra, tmp_path, monkeypatch)
-    assert pixel_groups_apply(result.plan.flags)
+    assert result.plan.flags.few_samples and pixel_groups_apply(result.plan.flags)
     image = result.floatimage
     roi = result.plan.passes
     omega_rows = np.zeros(image.shape[0])

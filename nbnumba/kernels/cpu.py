@@ -2,7 +2,10 @@
 """CPU kernel: the pixel function (``kernels.pixel``) over a block of detector pixels (row-major),
 parallel over groups of four consecutive pixels (the C program's OpenMP loop is parallel over rows); a
 still's four pixels go side by side through ``make_pixel_group_function``, other pixels one by one.
-``make_cpu_kernel(flags)`` specialises it at compile time.
+``make_cpu_kernel(flags)`` specialises it at compile time, and compiles only the pixel functions its flags
+use: a still's kernel (``KernelFlags.few_samples``) the four-pixel function and the one-sample-at-a-time
+pixel function (for the pixels that are not four side by side), any other kernel the pixel function that
+takes eight samples side by side (one of these costs about ten seconds of compilation).
 Threads share nothing but the read-only inputs: each pixel writes its own entries (no shared
 counter or maximum); the rows' solid-angle sums are added serially after the parallel loop."""
 import time
@@ -13,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from nbnumba._jit import JIT_OPTIONS
-from nbnumba.kernels.physics import LANES, LOCKSTEP_MIN
+from nbnumba.kernels.physics import LANES
 from nbnumba.kernels.pixel import (
     PIXEL_LANES,
     make_pixel_function,
@@ -58,7 +61,9 @@ def make_cpu_kernel(flags: KernelFlags):
     (``CpuRenderer.min_block_pixels``), so that a block of a few expensive pixels still uses every thread."""
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
-    GROUPS = pixel_groups_apply(flags)
+    # pixels with fewer (phi step, mosaic domain) samples than the pixel function takes side by side (a
+    # still: one) go four side by side instead, where all four are rendered
+    GROUPED = flags.few_samples and pixel_groups_apply(flags)
     # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
     # function it calls is chosen by all of them)
     FLAGS = tuple(int(v) for v in flags)
@@ -69,13 +74,10 @@ def make_cpu_kernel(flags: KernelFlags):
         fpixels = floatimage.shape[1]
         count = pixel_end - pixel_start
         omega_pixels = np.zeros(count)
-        # pixels with fewer (phi step, mosaic domain) samples than the pixel function takes side by side
-        # (a still: one) go four side by side instead, where all four are rendered
-        grouped = GROUPS and cells_carry.shape[0] * cells_carry.shape[1] < LOCKSTEP_MIN
         for group in prange((count + PIXEL_LANES - 1) // PIXEL_LANES):
             first = group * PIXEL_LANES
             last = min(first + PIXEL_LANES, count)
-            if grouped and last - first == PIXEL_LANES:
+            if GROUPED and last - first == PIXEL_LANES:  # (a constant first: numba drops the branch if False)
                 i0 = pixel_start + first
                 sp = (i0 // fpixels, (i0 + 1) // fpixels, (i0 + 2) // fpixels, (i0 + 3) // fpixels)
                 fp = (i0 - sp[0] * fpixels, i0 + 1 - sp[1] * fpixels, i0 + 2 - sp[2] * fpixels,
@@ -120,8 +122,13 @@ def make_cpu_kernel(flags: KernelFlags):
             spixel += 1
             first = 0
 
-    render = specialise(render, flags, "render", _PIXEL=make_pixel_function(flags, LANES),
-                        _PIXELS=make_pixel_group_function(flags))
+    # with few samples, the one-sample pixel function: the eight-lane one takes a source's few samples one at
+    # a time as well, and streams several sources' side by side only for flags where the pixels go four side
+    # by side (it would render just the few that do not); the values are the same (physics.sample_group_8)
+    bindings = {"_PIXEL": make_pixel_function(flags, 1 if flags.few_samples else LANES)}
+    if GROUPED:
+        bindings["_PIXELS"] = make_pixel_group_function(flags)
+    render = specialise(render, flags, "render", **bindings)
     MADE[flags] = kernel = njit(parallel=True, **JIT_OPTIONS)(render)
     return kernel
 

@@ -187,7 +187,7 @@ class CudaRenderer:
         pixels = shape[0] * shape[1]
         check_gpu_memory(pixels * (4 + 8 + 4 * flags.interpolate + flags.phi_carryover) + mask.nbytes
                          + cells_first.nbytes + cells_carry.nbytes + fhkl.nbytes + sources.nbytes)
-        self._kernel = make_cuda_kernel(flags)
+        self._kernel = make_cuda_kernel(flags._replace(few_samples=False))  # one kernel: every pixel alike
         self.shape = shape
         #: how ``serial_order`` sizes the blocks of pixels of one launch: enough threads to fill the GPU
         self.block_samples = BLOCK_SAMPLES

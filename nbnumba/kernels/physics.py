@@ -544,49 +544,36 @@ def _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosa
 @njit(inline="always", **JIT_OPTIONS)
 def sample_group_8(cells, sources, diffracted, at, count, source_end, phisteps, mosaic_domains, shape, terms, na, nb,
                    nc, fudge, a_star, b_star, c_star):
-    """The CPU pixel function's next eight samples of its stream (``at``: the first, as (source, phi step,
-    mosaic domain, scattering vector); C's loop order over the sources up to ``source_end``):
-    ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, at)``, 8-tuples and the sample after them (``count``:
-    the samples left, >= 1). With ``LOCKSTEP_MIN`` or more left, side by side (``lattice_factor_8``); with
-    fewer, one at a time. Lanes past the last sample repeat it. Each sample's values are
-    ``sample_group_1``'s, bit for bit. Inlined (it takes arrays, see ``miller_index``)."""
+    """The CPU pixel function's next samples of its stream (``at``: the first, as (source, phi step, mosaic
+    domain, scattering vector); C's loop order over the sources up to ``source_end``):
+    ``(phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, at, taken)``, 8-tuples, the sample after them and
+    how many lanes hold samples (``count``: the samples left, >= 1). With ``LOCKSTEP_MIN`` or more left,
+    min(count, 8) side by side (``lattice_factor_8``); with fewer, the next one alone (``taken`` = 1: the
+    caller calls again for each; one inlined ``sample_group_1``, not three, keeps the compilation short).
+    Lanes past ``taken`` repeat the last sample. Each sample's values are ``sample_group_1``'s, bit for bit.
+    Inlined (it takes arrays, see ``miller_index``)."""
     if count < LOCKSTEP_MIN:
-        # one to three samples, each as sample_group_1 takes it; ``after`` walks the stream past them
-        g0 = sample_group_1(cells, at[1], at[2], count, phisteps, mosaic_domains, at[3][0], at[3][1], at[3][2],
-                            shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-        after = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
-        g1 = g2 = g0
-        if count > 1:
-            g1 = g2 = sample_group_1(cells, after[1], after[2], count - 1, phisteps, mosaic_domains, after[3][0],
-                                     after[3][1], after[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-            after = next_stream_sample(sources, diffracted, after, source_end, phisteps, mosaic_domains)
-        if count > 2:
-            g2 = sample_group_1(cells, after[1], after[2], count - 2, phisteps, mosaic_domains, after[3][0],
-                                after[3][1], after[3][2], shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
-            after = next_stream_sample(sources, diffracted, after, source_end, phisteps, mosaic_domains)
-        return (_lanes_8(g0[0], g1[0], g2[0]), _lanes_8(g0[1], g1[1], g2[1]), _lanes_8(g0[2], g1[2], g2[2]),
-                _lanes_8(g0[3], g1[3], g2[3]), _lanes_8(g0[4], g1[4], g2[4]), _lanes_8(g0[5], g1[5], g2[5]),
-                _lanes_8(g0[6], g1[6], g2[6]), _lanes_8(g0[7], g1[7], g2[7]), _lanes_8(g0[8], g1[8], g2[8]), after)
-    if at[1] * mosaic_domains + at[2] + LANES <= phisteps * mosaic_domains:
-        # all eight in this source: one scattering vector
-        a = _source_indices_4(cells, at, phisteps, mosaic_domains)
-        b = _source_indices_4(cells, (at[0],) + next_sample(a[8][1], a[8][2], phisteps, mosaic_domains) + (at[3],),
-                              phisteps, mosaic_domains)
-    else:
-        a = _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains)
-        b = _stream_indices_4(cells, sources, diffracted,
-                              next_stream_sample(sources, diffracted, a[8], source_end, phisteps, mosaic_domains),
-                              source_end, phisteps, mosaic_domains)
+        # fewer left than a lockstep group pays for: the next one alone, as sample_group_1 takes it
+        g = sample_group_1(cells, at[1], at[2], count, phisteps, mosaic_domains, at[3][0], at[3][1], at[3][2],
+                           shape, terms, na, nb, nc, fudge, a_star, b_star, c_star)
+        return (_lanes_8(g[0]), _lanes_8(g[1]), _lanes_8(g[2]), _lanes_8(g[3]), _lanes_8(g[4]), _lanes_8(g[5]),
+                _lanes_8(g[6]), _lanes_8(g[7]), _lanes_8(g[8]),
+                next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains), 1)
+    a = _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains)
+    b = _stream_indices_4(cells, sources, diffracted,
+                          next_stream_sample(sources, diffracted, a[8], source_end, phisteps, mosaic_domains),
+                          source_end, phisteps, mosaic_domains)
     F_latts = lattice_factor_8(shape, a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7],
                                terms, na, nb, nc, fudge, a_star, b_star, c_star)
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7],
-            F_latts, next_stream_sample(sources, diffracted, b[8], source_end, phisteps, mosaic_domains))
+            F_latts, next_stream_sample(sources, diffracted, b[8], source_end, phisteps, mosaic_domains),
+            min(count, LANES))
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _lanes_8(a, b, c):
-    """Three samples' 1-tuples as an 8-tuple, the third repeated."""
-    return a[0], b[0], c[0], c[0], c[0], c[0], c[0], c[0]
+def _lanes_8(a):
+    """A sample's 1-tuple as an 8-tuple."""
+    return a[0], a[0], a[0], a[0], a[0], a[0], a[0], a[0]
 
 
 @njit(**JIT_OPTIONS)

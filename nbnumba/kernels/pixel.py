@@ -255,7 +255,8 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                             source_end = nsources
                         n_stream = (source_end - source) * n_samples
                         at = (source, 0, 0, scattering)
-                        for first in range(0, n_stream, LANES):
+                        first = 0
+                        while first < n_stream:
                             if ONE_LANE:
                                 group = ph.sample_group_1(cells, at[1], at[2], n_stream - first, phisteps,
                                                           mosaic_domains, scattering[0], scattering[1], scattering[2],
@@ -263,17 +264,19 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
                                                           c_star)
                                 phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, next_phi, next_mos = group
                                 at = (source, next_phi, next_mos, scattering)
+                                taken = 1
                             else:
                                 group = ph.sample_group_8(cells, sources, diffracted, at, n_stream - first, source_end,
                                                           phisteps, mosaic_domains, SHAPE, equal_terms, Na, Nb, Nc,
                                                           xtal.fudge, a_star, b_star, c_star)
-                                phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, at = group
-                            if ADD_UNROLLED and n_stream - first >= LANES:
+                                phis, moss, hs, ks, ls, h0s, k0s, l0s, F_latts, at, taken = group
+                            first += taken
+                            if ADD_UNROLLED and taken == LANES:
                                 # a full group without -printout or interpolation: the loop below, unrolled
                                 I = _add_samples_8(I, F_latts, h0s, k0s, l0s, no_water, fhkl, xtal, default_F,
                                                    capture, polar, omega_pixel, OS_THICK, OS_POLAR, OS_OMEGA)
                                 continue
-                            for lane in range(1 if ONE_LANE else min(LANES, n_stream - first)):
+                            for lane in range(taken):
                                 phi_tic = phis[lane]
                                 mos_tic = moss[lane]
                                 h = hs[lane]

@@ -14,7 +14,9 @@ KernelFlags = namedtuple("KernelFlags", [
     "point_pixel",
     "trace",              # record -printout values in a trace array (CPU only: the GPU kernel never traces)
     "precision",          # precision.DOUBLE (0) or precision.SINGLE (1): the real type of the per-sample physics
-], defaults=(False, 0))
+    "few_samples",        # fewer (phi step, mosaic domain) samples than physics.LOCKSTEP_MIN (a still: one): the CPU
+                          # kernel renders pixels four side by side (the GPU kernel renders every pixel alike)
+], defaults=(False, 0, False))
 
 #: pass control: which pixels a kernel launch renders and how (``nbnumba.render.serial_order``)
 PassArgs = namedtuple("PassArgs", [

@@ -61,7 +61,8 @@ def kernel_flags(s: Setup) -> KernelFlags:
                        oversample_thick=sm.oversample_thick, oversample_polar=sm.oversample_polar,
                        oversample_omega=sm.oversample_omega, curved_detector=bool(s.detector.curved),
                        point_pixel=bool(s.detector.point_pixel),
-                       precision=precision.CODES[s.params.precision])
+                       precision=precision.CODES[s.params.precision],
+                       few_samples=s.cells_carry.shape[0] * s.cells_carry.shape[1] < physics.LOCKSTEP_MIN)
 
 
 def make_plan(s: Setup) -> RenderPlan:
