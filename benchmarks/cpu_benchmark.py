@@ -5,7 +5,8 @@ For every workload and thread count, each repetition runs the C program (if ``--
 ``$NB_C_BIN`` names one) and then nbnumba, whole program, same arguments, same thread count
 (OMP_NUM_THREADS / NUMBA_NUM_THREADS), so both see the same machine load. Writes
 ``<out>.md`` and ``<out>.json``: min and median wall time, the ratio C/nbnumba, samples per second,
-peak RSS, warm and cold start of BENCH-3, the memory probe of BENCH-2, machine and git commit.
+peak RSS, warm and cold start (empty compilation cache: the first run of a flag combination) of BENCH-3 or
+the workloads ``--cold-workloads`` names, the memory probe of BENCH-2, machine and git commit.
 Python writes and reuses bytecode caches (``PYTHONDONTWRITEBYTECODE`` is cleared, as after a pip install).
 
     python benchmarks/cpu_benchmark.py --reps 5                      # with $NB_C_BIN
@@ -13,7 +14,7 @@ Python writes and reuses bytecode caches (``PYTHONDONTWRITEBYTECODE`` is cleared
 
 ``--baseline-tree DIR`` also runs the nbnumba of another checkout (e.g. ``git worktree add /tmp/base
 HEAD~1``), interleaved with this one, and reports the ratio baseline / this tree (a refactor's "no
-slower than noise" check).
+slower than noise" check), cold starts included.
 
 ``--precision double,single`` times nbnumba in each precision, interleaved with C in every repetition,
 and reports single against double from the same run, and the single-precision image against C's
@@ -284,14 +285,22 @@ def run(args):
                 timed(OURS + argv_of["single"] + ["--phi-carryover-mode", "c-parity"], work, env_base)
                 rel, corr = image_agreement(work, "c_ref.bin", "ours.bin", env_base)
                 entry["single_c_parity_vs_c"] = dict(max_rel_diff=rel, correlation=corr)
-        if name == "BENCH-3" and not args.no_cold:
-            cold = []
+        if name in args.cold_workloads.split(",") and not args.no_cold:
+            cold, base_cold = [], []
             for _ in range(args.cold_reps):
-                cache = tempfile.mkdtemp(prefix="nbnumba-cold-cache-")
-                env = dict(env_base, NBNUMBA_CACHE_DIR=cache, NUMBA_NUM_THREADS=str(max(threads)))
-                cold.append(timed(OURS + ours_argv, work, env)[0])
-                shutil.rmtree(cache, ignore_errors=True)
+                ways = [(cold, OURS, None)]
+                if args.baseline_tree:
+                    ways.append((base_cold, base_command, str(Path(args.baseline_tree).resolve())))
+                for times, program, path in ways:
+                    cache = tempfile.mkdtemp(prefix="nbnumba-cold-cache-")
+                    env = dict(env_base, NBNUMBA_CACHE_DIR=cache, NUMBA_NUM_THREADS=str(max(threads)))
+                    if path:
+                        env["PYTHONPATH"] = path
+                    times.append(timed(program + ours_argv, work, env)[0])
+                    shutil.rmtree(cache, ignore_errors=True)
             entry["cold_start"] = summary(cold)
+            if base_cold:
+                entry["baseline_cold_start"] = summary(base_cold)
         if name == "BENCH-2" and not args.no_memory:
             out = child_python(MEMORY_PROBE, *ours_argv, cwd=work, env=env_base).split()
             base, peak, table, reset = (int(v) for v in out[-4:])
@@ -370,6 +379,12 @@ def markdown(report):
             lines.append("- %s start-up: warm cache %.3f s (min over thread counts), cold (empty cache) %.1f s "
                          "min / %.1f s median." % (name, warm, entry["cold_start"]["min"],
                                                    entry["cold_start"]["median"]))
+            if "baseline_cold_start" in entry:
+                base = entry["baseline_cold_start"]
+                lines.append("- %s cold start of the baseline, interleaved: %.1f s min / %.1f s median (baseline / "
+                             "this: %.2fx, %.2fx)." % (name, base["min"], base["median"],
+                                                        base["min"] / entry["cold_start"]["min"],
+                                                        base["median"] / entry["cold_start"]["median"]))
         if "memory" in entry:
             mem = entry["memory"]
             lines.append("- %s memory: peak RSS %.0f MB; RSS after imports and kernel load %.0f MB; increase %.0f MB "
@@ -402,7 +417,9 @@ def main(argv=None):
     ap.add_argument("--workloads", default="BENCH-1,BENCH-2,BENCH-3")
     ap.add_argument("--detpixels", type=int, help="override the detector size (smoke tests)")
     ap.add_argument("--cold-reps", type=int, default=1)
-    ap.add_argument("--no-cold", action="store_true", help="skip the empty-cache start of BENCH-3")
+    ap.add_argument("--cold-workloads", default="BENCH-3",
+                    help="comma-separated workloads also started with an empty compilation cache")
+    ap.add_argument("--no-cold", action="store_true", help="skip the empty-cache starts")
     ap.add_argument("--no-memory", action="store_true", help="skip the BENCH-2 memory probe")
     ap.add_argument("--out", default=str(ROOT / "reports" / "cpu_benchmark"), help="writes OUT.md and OUT.json")
     args = ap.parse_args(argv)

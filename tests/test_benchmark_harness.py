@@ -29,6 +29,22 @@ def test_harness_runs_without_c_and_writes_its_reports(tmp_path, monkeypatch):
     assert "| BENCH-3 | 1 | double |" in text and "| BENCH-3 | 1 | single |" in text
 
 
+def test_harness_times_cold_starts_against_the_baseline(tmp_path, monkeypatch):
+    """``--cold-workloads`` with ``--baseline-tree``: each workload also started with an empty compilation cache,
+    this tree and the baseline (here the same checkout) interleaved, and both reported."""
+    monkeypatch.delenv("NB_C_BIN", raising=False)
+    out = tmp_path / "bench"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cpu_benchmark.py"), "--reps", "1", "--threads", "1",
+                    "--workloads", "BENCH-3", "--detpixels", "16", "--no-memory", "--baseline-tree", str(ROOT),
+                    "--cold-workloads", "BENCH-3", "--out", str(out)], check=True, capture_output=True, timeout=600)
+    entry = json.loads(out.with_suffix(".json").read_text())["workloads"]["BENCH-3"]
+    for key in ("cold_start", "baseline_cold_start"):
+        assert len(entry[key]["all"]) == 1 and entry[key]["min"] > 0
+    assert len(entry["threads"]["1"]["baseline"]["all"]) == 1
+    text = out.with_suffix(".md").read_text()
+    assert "- BENCH-3 start-up: warm cache" in text and "- BENCH-3 cold start of the baseline, interleaved:" in text
+
+
 def test_batch_harness_runs_without_c_and_writes_its_reports(tmp_path, monkeypatch):
     monkeypatch.delenv("NB_C_BIN", raising=False)
     out = tmp_path / "batch"
