@@ -523,16 +523,6 @@ def _indices_4(cells, a0, a1, a2, a3):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _source_indices_4(cells, at, phisteps, mosaic_domains):
-    """``_indices_4`` of the four samples from ``at``, all of one source (its scattering vector shared)."""
-    source, phi0, mos0, s = at
-    phi1, mos1 = next_sample(phi0, mos0, phisteps, mosaic_domains)
-    phi2, mos2 = next_sample(phi1, mos1, phisteps, mosaic_domains)
-    phi3, mos3 = next_sample(phi2, mos2, phisteps, mosaic_domains)
-    return _indices_4(cells, at, (source, phi1, mos1, s), (source, phi2, mos2, s), (source, phi3, mos3, s))
-
-
-@njit(inline="always", **JIT_OPTIONS)
 def _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains):
     """``_indices_4`` of the four samples of the stream from ``at`` (``next_stream_sample``)."""
     a1 = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
