@@ -129,9 +129,10 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
     float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
     its first interpolation failure (-1: none) and whether any phi loop ran (c-parity).
 
-    ``lanes``: 1 (one sample at a time: the GPU's threads) or ``physics.LANES`` (the CPU: eight samples'
-    Miller indices and lattice factors side by side, which LLVM packs into SIMD instructions; every
-    sample is still evaluated and added in C's order, so the image is the same)."""
+    ``lanes``: 1 (one sample at a time: the GPU's threads, and the CPU kernel of pixels with few samples,
+    ``KernelFlags.few_samples``) or ``physics.LANES`` (the CPU's other kernels: eight samples' Miller indices
+    and lattice factors side by side, which LLVM packs into SIMD instructions; every sample is still
+    evaluated and added in C's order, so the image is the same)."""
     if lanes not in (1, ph.LANES):
         raise ValueError("lanes: 1 or %d, not %r" % (ph.LANES, lanes))
     LANES = lanes
