@@ -223,7 +223,7 @@ LANES = 8  # what sample_group_8 and the pixel function's _add_samples_8 take
 #: with fewer samples left than this the CPU pixel function takes them one at a time (a lockstep group costs
 #: about as much as four single samples: its time is the latency of the chains, not their operations); the CPU
 #: kernel renders pixels with fewer (phi step, mosaic domain) samples four pixels side by side instead
-#: (``kernels.pixel.make_pixel_group_function``)
+#: (``kernels.pixel.make_pixel_group_function``; ``KernelFlags.few_samples``)
 LOCKSTEP_MIN = 4
 
 
@@ -523,6 +523,16 @@ def _indices_4(cells, a0, a1, a2, a3):
 
 
 @njit(inline="always", **JIT_OPTIONS)
+def _source_indices_4(cells, at, phisteps, mosaic_domains):
+    """``_indices_4`` of the four samples from ``at``, all of one source (its scattering vector shared)."""
+    source, phi0, mos0, s = at
+    phi1, mos1 = next_sample(phi0, mos0, phisteps, mosaic_domains)
+    phi2, mos2 = next_sample(phi1, mos1, phisteps, mosaic_domains)
+    phi3, mos3 = next_sample(phi2, mos2, phisteps, mosaic_domains)
+    return _indices_4(cells, at, (source, phi1, mos1, s), (source, phi2, mos2, s), (source, phi3, mos3, s))
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains):
     """``_indices_4`` of the four samples of the stream from ``at`` (``next_stream_sample``)."""
     a1 = next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains)
@@ -549,10 +559,17 @@ def sample_group_8(cells, sources, diffracted, at, count, source_end, phisteps, 
         return (_lanes_8(g[0]), _lanes_8(g[1]), _lanes_8(g[2]), _lanes_8(g[3]), _lanes_8(g[4]), _lanes_8(g[5]),
                 _lanes_8(g[6]), _lanes_8(g[7]), _lanes_8(g[8]),
                 next_stream_sample(sources, diffracted, at, source_end, phisteps, mosaic_domains), 1)
-    a = _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains)
-    b = _stream_indices_4(cells, sources, diffracted,
-                          next_stream_sample(sources, diffracted, a[8], source_end, phisteps, mosaic_domains),
-                          source_end, phisteps, mosaic_domains)
+    if at[1] * mosaic_domains + at[2] + LANES <= phisteps * mosaic_domains:
+        # all eight in this source: one scattering vector (the stream's walk below gives the same samples, but
+        # the interpolating kernel, whose groups never cross sources, ran 5% slower with it alone)
+        a = _source_indices_4(cells, at, phisteps, mosaic_domains)
+        b = _source_indices_4(cells, (at[0],) + next_sample(a[8][1], a[8][2], phisteps, mosaic_domains) + (at[3],),
+                              phisteps, mosaic_domains)
+    else:
+        a = _stream_indices_4(cells, sources, diffracted, at, source_end, phisteps, mosaic_domains)
+        b = _stream_indices_4(cells, sources, diffracted,
+                              next_stream_sample(sources, diffracted, a[8], source_end, phisteps, mosaic_domains),
+                              source_end, phisteps, mosaic_domains)
     F_latts = lattice_factor_8(shape, a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7],
                                terms, na, nb, nc, fudge, a_star, b_star, c_star)
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7],
