@@ -210,7 +210,8 @@ def run(args):
     if not precisions or any(p not in PRECISIONS for p in precisions) or len(set(precisions)) < len(precisions):
         raise SystemExit("--precision: a comma-separated list of %s, not %r" % ("/".join(PRECISIONS), args.precision))
     threads = [int(t) for t in args.threads.split(",")]
-    base_command = command(Path(args.baseline_tree).resolve()) if args.baseline_tree else None
+    base_tree = Path(args.baseline_tree).resolve() if args.baseline_tree else None
+    base_command = command(base_tree) if base_tree else None
     for name in args.workloads.split(","):
         argv = WORKLOADS[name].split()
         if args.detpixels:
@@ -229,8 +230,8 @@ def run(args):
             for p in precisions:
                 timed(OURS + argv_of[p], work, env)  # compile or load once, outside the timings
             base_env = None
-            if args.baseline_tree:
-                base_env = dict(env, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
+            if base_tree:
+                base_env = dict(env, PYTHONPATH=str(base_tree))
                 timed(base_command + ours_argv, work, base_env)
             rows = dict(c=[], c_rss=[], base=[], **{"ours_" + p: [] for p in precisions},
                         **{"rss_" + p: [] for p in precisions})
@@ -288,14 +289,12 @@ def run(args):
         if name in args.cold_workloads.split(",") and not args.no_cold:
             cold, base_cold = [], []
             for _ in range(args.cold_reps):
-                ways = [(cold, OURS, None)]
-                if args.baseline_tree:
-                    ways.append((base_cold, base_command, str(Path(args.baseline_tree).resolve())))
+                ways = [(cold, OURS, env_base["PYTHONPATH"])]
+                if base_tree:
+                    ways.append((base_cold, base_command, str(base_tree)))
                 for times, program, path in ways:
                     cache = tempfile.mkdtemp(prefix="nbnumba-cold-cache-")
-                    env = dict(env_base, NBNUMBA_CACHE_DIR=cache, NUMBA_NUM_THREADS=str(max(threads)))
-                    if path:
-                        env["PYTHONPATH"] = path
+                    env = dict(env_base, NBNUMBA_CACHE_DIR=cache, NUMBA_NUM_THREADS=str(max(threads)), PYTHONPATH=path)
                     times.append(timed(program + ours_argv, work, env)[0])
                     shutil.rmtree(cache, ignore_errors=True)
             entry["cold_start"] = summary(cold)

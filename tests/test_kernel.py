@@ -306,6 +306,12 @@ def test_pixel_function_lanes_are_one_or_eight():
             make_pixel_function(flags, lanes)
 
 
+#: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes in
+#: lockstep (``physics.LOCKSTEP_MIN``): the CPU kernel renders their pixels four side by side
+STILL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-lambda", "1.0", "-distance", "100",
+         "-detpixels", "20", "-pixel", "2.4", "-mosaic", "0.5", "-mosaic_domains", "3", "-mosaic_seed", "7"]
+
+
 @pytest.mark.parametrize("phisteps, domains", [(1, 1), (1, 3), (3, 1), (1, 4), (2, 2), (4, 10)])
 def test_few_samples_counts_phi_steps_times_mosaic_domains(phisteps, domains, tmp_path, monkeypatch):
     """The CPU kernel is compiled with the four-pixel function (``KernelFlags.few_samples``) where a pixel
@@ -321,12 +327,6 @@ def test_few_samples_counts_phi_steps_times_mosaic_domains(phisteps, domains, tm
                                                       "-hdivrange", "0.1", "-hdivsteps", "5"]
     flags = kernel_flags(prepare(params_from_argv(argv)[0]))
     assert flags.few_samples == (phisteps * domains < ph.LOCKSTEP_MIN)
-
-
-#: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes in
-#: lockstep (``physics.LOCKSTEP_MIN``): the CPU kernel renders their pixels four side by side
-STILL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-lambda", "1.0", "-distance", "100",
-         "-detpixels", "20", "-pixel", "2.4", "-mosaic", "0.5", "-mosaic_domains", "3", "-mosaic_seed", "7"]
 
 
 @pytest.mark.parametrize("extra", [
