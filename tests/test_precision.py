@@ -126,13 +126,49 @@ def test_float32_tricubic_against_the_double_interpolation():
 
 def test_double_is_the_c_physics_and_single_is_float32():
     assert precision.make_physics(precision.DOUBLE) is physics
+    assert precision.make_physics(precision.DOUBLE, gpu=True) is physics
     ph = precision.make_physics(precision.SINGLE)
-    assert ph.lattice_factor is precision.real_helpers("float32").lattice_factor
+    # the CPU's lattice factors: float32 values returned as float64; the GPU's: float32
+    assert ph.lattice_factor is precision.real_helpers("float32", wide=True).lattice_factor
+    gpu = precision.make_physics(precision.SINGLE, gpu=True)
+    assert gpu.lattice_factor is precision.real_helpers("float32").lattice_factor
     assert ph.grating_terms is physics.grating_terms
     assert precision.make_physics(precision.SINGLE, physics.GAUSS).lattice_factor is physics.lattice_factor
     assert precision.make_physics(precision.SINGLE, physics.ROUND).lattice_factor is ph.lattice_factor
     with pytest.raises(ValueError):
         precision.make_physics(7)
+
+
+def test_the_cpu_lattice_factors_are_the_float32_ones_widened():
+    """``real_helpers(..., wide=True)`` (the CPU's single precision): every lattice factor returns the float32
+    helper's value, exactly, as a float64 (the sample's product F^2 F_latt^2 is then formed in double)."""
+    f32 = precision.real_helpers("float32")
+    wide = precision.real_helpers("float32", wide=True)
+    rng = np.random.default_rng(11)
+    a_star, b_star, c_star = (0.011, 0.001, -0.002), (0.0, 0.012, 0.003), (0.001, 0.0, 0.009)
+    for _ in range(200):
+        hkl0 = rng.integers(-300, 300, (3, 8))
+        hkl = hkl0 + rng.uniform(-0.5, 0.5, (3, 8)) * 10.0 ** rng.uniform(-8, 0, (3, 8))
+        h0, k0, l0 = (int(v) for v in hkl0[:, 0])
+        for lanes in (4, 8):
+            name = "lattice_square_equal_%d" % lanes
+            args = [tuple(float(v) for v in row[:lanes]) for row in hkl] + \
+                   [tuple(int(v) for v in row[:lanes]) for row in hkl0]
+            assert getattr(wide, name)(*args, 10) == getattr(f32, name)(*args, 10)
+        assert wide.lattice_square_equal(*hkl[:, 0], h0, k0, l0, 7) == f32.lattice_square_equal(*hkl[:, 0], h0, k0,
+                                                                                                  l0, 7)
+        assert wide.lattice_square(*hkl[:, 0], h0, k0, l0, 5.0, 6.0, 7.0) == f32.lattice_square(*hkl[:, 0], h0, k0,
+                                                                                                l0, 5.0, 6.0, 7.0)
+        for shape in (physics.SQUARE, physics.ROUND, physics.GAUSS, physics.TOPHAT):
+            args = (*hkl[:, 0], h0, k0, l0, 5.0, 6.0, 7.0, 0.9, a_star, b_star, c_star)
+            assert wide.lattice_factor(shape, *args) == f32.lattice_factor(shape, *args)
+    for name in ("lattice_square_equal", "lattice_square", "lattice_factor"):
+        signatures = getattr(wide, name).nopython_signatures
+        assert signatures and all(sig.return_type == numba.float64 for sig in signatures), name
+        assert returns_float32(getattr(f32, name)), name
+    for lanes in (4, 8):
+        signatures = getattr(wide, "lattice_square_equal_%d" % lanes).nopython_signatures
+        assert signatures and all(sig.return_type == numba.types.UniTuple(numba.float64, lanes) for sig in signatures)
 
 
 # ---- the flag ----

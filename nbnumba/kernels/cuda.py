@@ -112,7 +112,7 @@ def make_cuda_kernel(flags: KernelFlags) -> CudaKernel:
         if CARRYOVER:
             evaluated[spixel, fpixel] = any_loop
 
-    pixel = make_pixel_function(flags)
+    pixel = make_pixel_function(flags, gpu=True)
     task = pixel_task
     if config.ENABLE_CUDASIM:
         pixel, task = _host_arrays(pixel), _host_arrays(pixel_task)

@@ -111,9 +111,9 @@ INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
 
 
 @lru_cache(maxsize=None)
-def make_pixel_function(flags: KernelFlags, lanes: int = 1):
-    """Compile (once per flag set and ``lanes``) ``pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc,
-    vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace, samples])``.
+def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
+    """Compile (once per flag set, ``lanes`` and ``gpu``) ``pixel(spixel, fpixel, first_loop, interpolating,
+    cut_eval, sc, vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace, samples])``.
 
     ``first_loop``: c-parity, this pixel holds the image's first phi loop (starts from
     ``cells_first``); ``interpolating``: INTERP_OFF, INTERP_ON, or INTERP_CUT (the pixel where C's
@@ -132,9 +132,14 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
     ``lanes``: 1 (one sample at a time: the GPU's threads, and the CPU kernel of pixels with few samples,
     ``KernelFlags.few_samples``) or ``physics.LANES`` (the CPU's other kernels: eight samples' Miller indices
     and lattice factors side by side, which LLVM packs into SIMD instructions; every sample is still
-    evaluated and added in C's order, so the image is the same)."""
+    evaluated and added in C's order, so the image is the same).
+
+    ``gpu``: the source the CUDA kernel compiles (``lanes`` 1): with ``--precision single`` its per-sample
+    product stays float32 (``precision.make_physics``); for double it is the CPU's function."""
     if lanes not in (1, ph.LANES):
         raise ValueError("lanes: 1 or %d, not %r" % (ph.LANES, lanes))
+    if gpu and lanes != 1:
+        raise ValueError("the GPU's pixel function takes one sample at a time, not %r" % (lanes,))
     LANES = lanes
     SHAPE = flags.shape
     INTERPOLATE = flags.interpolate
@@ -400,9 +405,9 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1):
         return test, omega_sum, first_event, any_loop
 
     # ``ph``: the physics for the flags' real type (``kernels.precision``; ``physics`` itself for double)
-    real_physics = make_physics(flags.precision, flags.shape)
-    return njit(**JIT_OPTIONS)(specialise(pixel, flags, "pixel" if lanes == 1 else "pixel%d" % lanes,
-                                          ph=real_physics))
+    real_physics = make_physics(flags.precision, flags.shape, gpu)
+    prefix = ("pixel" if lanes == 1 else "pixel%d" % lanes) + ("_gpu" if gpu else "")
+    return njit(**JIT_OPTIONS)(specialise(pixel, flags, prefix, ph=real_physics))
 
 
 #: pixels side by side in the CPU kernel's lockstep path (``make_pixel_group_function``)

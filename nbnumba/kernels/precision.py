@@ -20,12 +20,18 @@ What stays float64 in the single-precision kernel, and why (docs/usage.md, "Sing
 - the tophat shape's edge test (a step: float32 would move samples across the edge), the Gaussian shape's
   lattice factor (see ``make_physics``) and the sine ratio of fractional or large N
   (> GRATING_RECURRENCE_MAX_N: C's formula on the full index);
-- the pixel's sum over samples (a float32 product per sample, added to a float64 sum: 10^3-10^5 samples
-  in float32 would lose digits).
+- the pixel's sum over samples (a product per sample, added to a float64 sum: 10^3-10^5 samples in float32
+  would lose digits);
+- on the CPU, the product F^2 F_latt^2 itself: the lattice factor is computed in float32 and returned as a
+  float64 (the same value; ``real_helpers``' ``wide``), and F_cell^2 (float32) times it is formed in double.
+  The CPU pixel function carries eight lattice factors in a tuple, where float32 lanes cost 8% of the
+  kernel's time (``make_physics``). The GPU's product stays float32 (``make_physics``' ``gpu``: double
+  arithmetic is slow on most GPUs).
 
 float32: the lattice factor of square and round crystals (the grating as a Chebyshev recurrence in Reinsch's form,
 stable where cos(pi d) is near 1, i.e. at the Bragg peaks), the structure factor (the F table is stored
-as float32; tricubic interpolation on the fractional index) and the per-sample product F^2 F_latt^2."""
+as float32; tricubic interpolation on the fractional index), F_cell^2 and, on the GPU, the per-sample
+product F^2 F_latt^2."""
 import math
 import types
 from functools import lru_cache
@@ -64,7 +70,7 @@ def _sinc3_coefficients():
 SINC3_SERIES_MAX = 1.0
 
 # ---- templates: globals REAL, ONE, ... are bound per real type by _bind (typed constants) ----
-REAL = np.float64
+REAL = WIDE = np.float64
 ZERO = ONE = TWO = PI = ROUND_NORM = GAUSS_WIDTH = SINC3_MAX = 0.0
 V1 = V2 = V3 = V4 = V5 = V6 = V7 = 0.0
 S1 = S2 = S3 = S4 = S5 = S6 = S7 = 0.0
@@ -130,7 +136,7 @@ def lattice_square_equal(h, k, l, h0, k0, l0, terms):
             ub = -ub
         if l0 & 1:
             uc = -uc
-    return ua * ub * uc
+    return WIDE(ua * ub * uc)
 
 
 def versine_pi_4(x, x0):
@@ -163,7 +169,8 @@ def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
     ua = physics.grating_sign_4(ua, h0, odd)
     ub = physics.grating_sign_4(ub, k0, odd)
     uc = physics.grating_sign_4(uc, l0, odd)
-    return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3])
+    return (WIDE(ua[0] * ub[0] * uc[0]), WIDE(ua[1] * ub[1] * uc[1]), WIDE(ua[2] * ub[2] * uc[2]),
+            WIDE(ua[3] * ub[3] * uc[3]))
 
 
 def lattice_square_equal_8(h, k, l, h0, k0, l0, terms):
@@ -193,8 +200,9 @@ def lattice_square_equal_8(h, k, l, h0, k0, l0, terms):
     ua = physics.grating_sign_4(ua, h0[:4], odd) + physics.grating_sign_4(ua2, h0[4:], odd)
     ub = physics.grating_sign_4(ub, k0[:4], odd) + physics.grating_sign_4(ub2, k0[4:], odd)
     uc = physics.grating_sign_4(uc, l0[:4], odd) + physics.grating_sign_4(uc2, l0[4:], odd)
-    return (ua[0] * ub[0] * uc[0], ua[1] * ub[1] * uc[1], ua[2] * ub[2] * uc[2], ua[3] * ub[3] * uc[3],
-            ua[4] * ub[4] * uc[4], ua[5] * ub[5] * uc[5], ua[6] * ub[6] * uc[6], ua[7] * ub[7] * uc[7])
+    return (WIDE(ua[0] * ub[0] * uc[0]), WIDE(ua[1] * ub[1] * uc[1]), WIDE(ua[2] * ub[2] * uc[2]),
+            WIDE(ua[3] * ub[3] * uc[3]), WIDE(ua[4] * ub[4] * uc[4]), WIDE(ua[5] * ub[5] * uc[5]),
+            WIDE(ua[6] * ub[6] * uc[6]), WIDE(ua[7] * ub[7] * uc[7]))
 
 
 def lattice_square(h, k, l, h0, k0, l0, na, nb, nc):
@@ -202,7 +210,7 @@ def lattice_square(h, k, l, h0, k0, l0, na, nb, nc):
     ta = physics.grating_terms(na)
     if ta >= 2 and ta == physics.grating_terms(nb) and ta == physics.grating_terms(nc):
         return _lattice_square_equal(h, k, l, h0, k0, l0, ta)
-    return _grating(h, h0, na) * _grating(k, k0, nb) * _grating(l, l0, nc)
+    return WIDE(_grating(h, h0, na) * _grating(k, k0, nb) * _grating(l, l0, nc))
 
 
 def sinc3(x):
@@ -219,7 +227,8 @@ def lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star
         return _lattice_square(h, k, l, h0, k0, l0, na, nb, nc)
     if shape == physics.TOPHAT:
         # a step function of |d*|: decided in double, as C does (float32 would move samples across the edge)
-        return REAL(physics.lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star, c_star))
+        return WIDE(REAL(physics.lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star,
+                                                c_star)))
     dh = REAL(h - h0)
     dk = REAL(k - k0)
     dl = REAL(l - l0)
@@ -229,12 +238,12 @@ def lattice_factor(shape, h, k, l, h0, k0, l0, na, nb, nc, fudge, a_star, b_star
     nnn = REAL(na * nb * nc)
     if shape == physics.ROUND:
         hrad_sqr = dh * dh * ra * ra + dk * dk * rb * rb + dl * dl * rc * rc
-        return nnn * ROUND_NORM * _sinc3(PI * math.sqrt(hrad_sqr * REAL(fudge)))
+        return WIDE(nnn * ROUND_NORM * _sinc3(PI * math.sqrt(hrad_sqr * REAL(fudge))))
     dx_star = dh * REAL(a_star[0]) + dk * REAL(b_star[0]) + dl * REAL(c_star[0])
     dy_star = dh * REAL(a_star[1]) + dk * REAL(b_star[1]) + dl * REAL(c_star[1])
     dz_star = dh * REAL(a_star[2]) + dk * REAL(b_star[2]) + dl * REAL(c_star[2])
     rad_star_sqr = (dx_star * dx_star + dy_star * dy_star + dz_star * dz_star) * ra * ra * rb * rb * rc * rc
-    return nnn * math.exp(-(rad_star_sqr / GAUSS_WIDTH * REAL(fudge)))  # GAUSS
+    return WIDE(nnn * math.exp(-(rad_star_sqr / GAUSS_WIDTH * REAL(fudge))))  # GAUSS
 
 
 def polint(y0, y1, y2, y3, t):
@@ -299,9 +308,10 @@ _TEMPLATES = {versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
               sinc3: JIT_OPTIONS, lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS}
 
 
-def _constants(real):
-    names = {"REAL": real, "ZERO": real(0.0), "ONE": real(1.0), "TWO": real(2.0), "PI": real(math.pi),
-             "ROUND_NORM": real(0.723601254558268), "GAUSS_WIDTH": real(0.63), "SINC3_MAX": real(SINC3_SERIES_MAX)}
+def _constants(real, wide):
+    names = {"REAL": real, "WIDE": np.float64 if wide else real, "ZERO": real(0.0), "ONE": real(1.0),
+             "TWO": real(2.0), "PI": real(math.pi), "ROUND_NORM": real(0.723601254558268),
+             "GAUSS_WIDTH": real(0.63), "SINC3_MAX": real(SINC3_SERIES_MAX)}
     for i, c in enumerate(_versine_coefficients(), 1):
         names["V%d" % i] = real(c)
     for i, c in enumerate(_sinc3_coefficients(), 1):
@@ -317,20 +327,29 @@ def _constants(real):
     return names
 
 
-@lru_cache(maxsize=None)
-def real_helpers(real_name: str) -> types.SimpleNamespace:
+def real_helpers(real_name: str, wide: bool = False) -> types.SimpleNamespace:
     """The templates above compiled for ``np.dtype(real_name)`` ("float32"; "float64" compiles the same
     source in double, which the tests compare with ``physics``). Each is a copy of its template whose
     globals hold the typed constants and the other compiled helpers (globals, not closure cells: numba's
     cache keys a closure on its pickled cells, which for a dispatcher differ in every process), named
-    ``<template>_<real>`` (cached code keeps its symbol names)."""
+    ``<template>_<real>[_wide]`` (cached code keeps its symbol names).
+
+    ``wide``: the lattice factors (``lattice_square_equal``, its four- and eight-lane forms,
+    ``lattice_square``, ``lattice_factor``) return their REAL value as float64 (``WIDE``; the same value,
+    exactly), for the CPU kernels (``make_physics``)."""
+    return _real_helpers(real_name, bool(wide))  # one compilation per (real, wide), however it is called
+
+
+@lru_cache(maxsize=None)
+def _real_helpers(real_name, wide):
     real = np.dtype(real_name).type
-    namespace = dict(globals(), **_constants(real))
+    namespace = dict(globals(), **_constants(real, wide))
     compiled = {}
     for template, options in _TEMPLATES.items():
         function = types.FunctionType(template.__code__, namespace, template.__name__, template.__defaults__,
                                       template.__closure__)
-        function.__name__ = function.__qualname__ = "%s_%s" % (template.__name__, real_name)
+        function.__name__ = function.__qualname__ = "%s_%s%s" % (template.__name__, real_name,
+                                                                 "_wide" if wide else "")
         compiled[template.__name__] = njit(**options)(function)
     namespace.update({"_" + name: dispatcher for name, dispatcher in compiled.items()})
     return types.SimpleNamespace(**compiled)
@@ -342,7 +361,7 @@ _CALLERS = ("lattice_factor_4", "lattice_factor_8", "sample_group_1", "sample_gr
 
 
 @lru_cache(maxsize=None)
-def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleType:
+def make_physics(precision: int, shape: int = physics.SQUARE, gpu: bool = False) -> types.ModuleType:
     """What the pixel function calls as ``ph`` for ``KernelFlags.precision`` and ``.shape``: ``physics``
     for DOUBLE; for SINGLE a module with every name of ``physics``, its per-sample helpers in float32 (and
     its functions that call them, ``_CALLERS``, compiled again to call those), except the Gaussian shape's
@@ -350,7 +369,14 @@ def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleTyp
     already ~1 ulp of float32 per sample, and bright images of single-sample pixels (10^4 ADU and more)
     would then round over 0.1% of their SMV pixels the other way (reference case xtal_gauss: 0.13%). The
     sample's product is then formed in double (F_cell^2 in float32 times F_latt^2). (A module, so that
-    numba resolves ``ph.name`` at compile time, as for ``physics``.)"""
+    numba resolves ``ph.name`` at compile time, as for ``physics``.)
+
+    ``gpu``: for the CUDA kernel, whose lattice factors stay float32 values and whose sample's product
+    F_cell^2 F_latt^2 is float32 (double arithmetic is slow on most GPUs). The CPU's (``gpu`` False) return
+    their float32 value as a float64 (``real_helpers``' ``wide``), and the product is formed in double as for
+    the Gaussian shape: the CPU pixel function carries eight lattice factors in a tuple, where float32
+    lanes cost 8% of the single-precision kernel's time (BENCH-1's shape at 512², 0.218 s against 0.201 s;
+    BENCH-2's at 1024², 0.517 s against 0.475 s; ``kernel_seconds``, 2 threads, min of 5, twice)."""
     if precision == DOUBLE:
         return physics
     if precision != SINGLE:
@@ -358,7 +384,7 @@ def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleTyp
     # physics' names, with the float32 helpers in place of its own; ``__name__`` stays physics' (an importable
     # module: numba's cache imports it to rebuild a cached function's environment)
     namespace = dict(vars(physics))
-    helpers = real_helpers("float32")
+    helpers = real_helpers("float32", wide=not gpu)
     for name in ("lattice_square_equal", "lattice_square_equal_4", "lattice_square_equal_8", "lattice_factor",
                  "tricubic_F"):
         if not (name == "lattice_factor" and shape == physics.GAUSS):
@@ -367,10 +393,10 @@ def make_physics(precision: int, shape: int = physics.SQUARE) -> types.ModuleTyp
     for name in _CALLERS:
         caller = getattr(physics, name)
         function = types.FunctionType(caller.py_func.__code__, namespace, name, caller.py_func.__defaults__)
-        function.__name__ = function.__qualname__ = "%s_float32_%d" % (name, shape)
+        function.__name__ = function.__qualname__ = "%s_float32_%d%s" % (name, shape, "_gpu" if gpu else "")
         options = dict(JIT_OPTIONS, **{k: v for k, v in caller.targetoptions.items() if k in ("inline", "fastmath")})
         namespace[name] = njit(**options)(function)
-    module = types.ModuleType("nbnumba.kernels.precision.single_%d" % shape)
+    module = types.ModuleType("nbnumba.kernels.precision.single_%d%s" % (shape, "_gpu" if gpu else ""))
     module.__dict__.update({name: value for name, value in namespace.items() if not name.startswith("__")})
     return module
 
