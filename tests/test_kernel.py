@@ -304,6 +304,9 @@ def test_pixel_function_lanes_are_one_or_eight():
     for lanes in (3, 4):
         with pytest.raises(ValueError, match="lanes"):
             make_pixel_function(flags, lanes)
+    # the GPU's threads take one sample at a time
+    with pytest.raises(ValueError, match="one sample at a time"):
+        make_pixel_function(flags, 8, gpu=True)
 
 
 #: stills with fewer (phi step, mosaic domain) samples per pixel (here 3) than the pixel function takes in

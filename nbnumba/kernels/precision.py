@@ -24,7 +24,7 @@ What stays float64 in the single-precision kernel, and why (docs/usage.md, "Sing
   would lose digits);
 - on the CPU, the product F^2 F_latt^2 itself: the lattice factor is computed in float32 and returned as a
   float64 (the same value; ``real_helpers``' ``wide``), and F_cell^2 (float32) times it is formed in double.
-  The CPU pixel function carries eight lattice factors in a tuple, where float32 lanes cost 8% of the
+  The CPU pixel function carries eight lattice factors in a tuple, where float32 lanes cost 7-9% of the
   kernel's time (``make_physics``). The GPU's product stays float32 (``make_physics``' ``gpu``: double
   arithmetic is slow on most GPUs).
 
@@ -375,8 +375,8 @@ def make_physics(precision: int, shape: int = physics.SQUARE, gpu: bool = False)
     F_cell^2 F_latt^2 is float32 (double arithmetic is slow on most GPUs). The CPU's (``gpu`` False) return
     their float32 value as a float64 (``real_helpers``' ``wide``), and the product is formed in double as for
     the Gaussian shape: the CPU pixel function carries eight lattice factors in a tuple, where float32
-    lanes cost 8% of the single-precision kernel's time (BENCH-1's shape at 512², 0.218 s against 0.201 s;
-    BENCH-2's at 1024², 0.517 s against 0.475 s; ``kernel_seconds``, 2 threads, min of 5, twice)."""
+    lanes cost 7-9% of the single-precision kernel's time (BENCH-1's shape at 512², 0.2186 s against
+    0.1995 s; BENCH-2's at 1024², 0.5167 s against 0.4815 s; ``kernel_seconds``, 2 threads, min of 5, twice)."""
     if precision == DOUBLE:
         return physics
     if precision != SINGLE:
