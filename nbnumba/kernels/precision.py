@@ -29,9 +29,9 @@ What stays float64 in the single-precision kernel, and why (docs/usage.md, "Sing
   arithmetic is slow on most GPUs).
 
 float32: the lattice factor of square and round crystals (the grating as a Chebyshev recurrence in Reinsch's form,
-stable where cos(pi d) is near 1, i.e. at the Bragg peaks), the structure factor (the F table is stored
-as float32; tricubic interpolation on the fractional index), F_cell^2 and, on the GPU, the per-sample
-product F^2 F_latt^2."""
+stable where cos(pi d) is near 1, i.e. at the Bragg peaks; for N above SINE_RATIO_MIN_N ``sine_ratio``'s closed
+form, whose cost does not grow with N), the structure factor (the F table is stored as float32; tricubic
+interpolation on the fractional index), F_cell^2 and, on the GPU, the per-sample product F^2 F_latt^2."""
 import math
 import types
 from functools import lru_cache
@@ -52,6 +52,8 @@ REAL_TYPES = {DOUBLE: np.float64, SINGLE: np.float32}
 
 #: contractions allowed in the recurrences (as in ``physics``)
 _CONTRACT = dict(JIT_OPTIONS, fastmath={"contract"})
+#: the closed form's pieces are inlined (numba IR), so that the lanes' copies form one block LLVM packs into SIMD
+_INLINE = dict(_CONTRACT, inline="always")
 
 
 def _versine_coefficients():
@@ -66,6 +68,11 @@ def _sinc3_coefficients():
     return [(-1) ** (k + 1) * 6.0 * k / math.factorial(2 * k + 1) for k in range(1, 8)]
 
 
+#: the square crystal's lattice factor for N above this is ``sine_ratio``'s closed form (a constant cost), for
+#: N up to it the recurrence (N - 1 steps): the kernel times cross here (BENCH-1's shape at 512², 2 threads:
+#: N = 10 0.203 s by the recurrence, 0.211 s closed; N = 30 0.296 s and 0.214 s; N = 64 0.460 s and 0.214 s)
+SINE_RATIO_MIN_N = 12
+
 #: below this argument sinc3 is a series: C's formula subtracts two numbers near 1 (error ~ eps / x^2)
 SINC3_SERIES_MAX = 1.0
 
@@ -76,7 +83,9 @@ V1 = V2 = V3 = V4 = V5 = V6 = V7 = 0.0
 S1 = S2 = S3 = S4 = S5 = S6 = S7 = 0.0
 N0 = N1 = N2 = N3 = D0 = D1 = D2 = D3 = 0.0
 _versine_pi = _chebyshev_u = _grating = _lattice_square_equal = _lattice_square = _sinc3 = _polint = None
-_versine_pi_4 = _reinsch_step_4 = None
+_versine_pi_4 = _reinsch_step_4 = _lattice_square_equal_4 = None
+_sin_pi_over = _sine_ratio = _sine_ratio_3 = _quotient = None
+HALF = ROUND_MAGIC = P1 = P3 = P5 = P7 = P9 = P11 = P13 = 0.0
 
 
 def versine_pi(d):
@@ -98,6 +107,46 @@ def chebyshev_u(s, terms):
     return u
 
 
+def sin_pi_over(t):
+    """sin(pi x)/x at t = x^2 for |x| <= 1/2: the odd Taylor series of sin(pi x), seven terms (the eighth is
+    below 3e-10)."""
+    return P1 + t * (P3 + t * (P5 + t * (P7 + t * (P9 + t * (P11 + t * P13)))))
+
+
+def sine_ratio(d, x0, nf, odd):
+    """(-1)^((n-1) x0) sin(n pi d)/sin(pi d), d = x - x0 (REAL, |d| <= 1/2), n = ``nf`` (``odd``: n - 1 is odd),
+    in closed form: with m the integer nearest n d and r = n d - m (one rounding: a fused multiply-add),
+    sin(n pi d) = (-1)^m sin(pi r), and both sines are x sin_pi_over(x^2); at m = 0 the ratio r/d is n itself.
+    The same operations for any n (the recurrence takes n - 1 steps of two dependent operations) and within
+    6 ulps of the peak value n for n = 13 ... 64 (the recurrence: up to 26). Branch-free (selects), so that
+    the lanes of ``lattice_square_equal_4`` pack into SIMD instructions. Integers are rounded by adding and
+    subtracting ROUND_MAGIC (1.5 x 2^(mantissa bits)), which leaves the nearest integer of any |x| < 2^22
+    (here |n d| <= 32): no conversion to an integer type, and numba-cuda has no scalar floor of a float."""
+    m = (nf * d + ROUND_MAGIC) - ROUND_MAGIC
+    r = nf * d - m
+    zero = m == ZERO
+    f = _quotient((nf if zero else r) * _sin_pi_over(r * r), (ONE if zero else d) * _sin_pi_over(d * d))
+    half = m * HALF
+    flip = (((half + ROUND_MAGIC) - ROUND_MAGIC) != half) != (odd and (x0 & 1) == 1)  # m odd, x0 odd
+    return -f if flip else f
+
+
+def quotient(a, b):
+    """a / b, IEEE-rounded on the GPU too: compiled without fastmath flags (NVVM turns a division that carries
+    ``contract`` into div.approx), and not inlined into the contracting caller (numba's inlining would lower it
+    with the caller's flags); LLVM inlines it on the CPU, flags kept."""
+    return a / b
+
+
+def sine_ratio_3(h, k, l, h0, k0, l0, terms):
+    """``sine_ratio`` of the three axes for Na = Nb = Nc = ``terms``, multiplied (``lattice_square_equal``
+    for terms > SINE_RATIO_MIN_N)."""
+    nf = REAL(terms)
+    odd = ((terms - 1) & 1) == 1
+    return (_sine_ratio(REAL(h - h0), h0, nf, odd) * _sine_ratio(REAL(k - k0), k0, nf, odd)
+            * _sine_ratio(REAL(l - l0), l0, nf, odd))
+
+
 def grating(h, h0, n):
     """``physics.grating`` in REAL: sin(n pi h)/sin(pi h) from d = h - h0 (rounded to REAL once)."""
     terms = physics.grating_terms(n)
@@ -105,6 +154,8 @@ def grating(h, h0, n):
         return ONE
     if terms < 0:
         return REAL(physics.sincg(math.pi * h, n))  # fractional or large N: C's formula, in double
+    if terms > SINE_RATIO_MIN_N:
+        return _sine_ratio(REAL(h - h0), h0, REAL(terms), ((terms - 1) & 1) == 1)
     u = _chebyshev_u(_versine_pi(REAL(h - h0)), terms)
     if ((terms - 1) & 1) and (h0 & 1):
         return -u
@@ -112,7 +163,10 @@ def grating(h, h0, n):
 
 
 def lattice_square_equal(h, k, l, h0, k0, l0, terms):
-    """``physics.lattice_square_equal`` in REAL: Na = Nb = Nc, ``terms`` >= 2, three lockstep chains."""
+    """``physics.lattice_square_equal`` in REAL: Na = Nb = Nc, ``terms`` >= 2, three lockstep chains (above
+    SINE_RATIO_MIN_N the closed form, ``sine_ratio``)."""
+    if terms > SINE_RATIO_MIN_N:
+        return WIDE(_sine_ratio_3(h, k, l, h0, k0, l0, terms))
     sa = _versine_pi(REAL(h - h0))
     sb = _versine_pi(REAL(k - k0))
     sc = _versine_pi(REAL(l - l0))
@@ -154,6 +208,11 @@ def reinsch_step_4(u, dlt, s):
 def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
     """``lattice_square_equal`` of four samples at once (``physics.lattice_square_equal_4`` in REAL): each lane
     the same operations in the same order as the scalar function."""
+    if terms > SINE_RATIO_MIN_N:
+        return (WIDE(_sine_ratio_3(h[0], k[0], l[0], h0[0], k0[0], l0[0], terms)),
+                WIDE(_sine_ratio_3(h[1], k[1], l[1], h0[1], k0[1], l0[1], terms)),
+                WIDE(_sine_ratio_3(h[2], k[2], l[2], h0[2], k0[2], l0[2], terms)),
+                WIDE(_sine_ratio_3(h[3], k[3], l[3], h0[3], k0[3], l0[3], terms)))
     sa = _versine_pi_4(h, h0)
     sb = _versine_pi_4(k, k0)
     sc = _versine_pi_4(l, l0)
@@ -176,6 +235,9 @@ def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
 def lattice_square_equal_8(h, k, l, h0, k0, l0, terms):
     """``lattice_square_equal_4`` of eight samples, its two halves' recurrences interleaved
     (``physics.lattice_square_equal_8`` in REAL)."""
+    if terms > SINE_RATIO_MIN_N:
+        return (_lattice_square_equal_4(h[:4], k[:4], l[:4], h0[:4], k0[:4], l0[:4], terms)
+                + _lattice_square_equal_4(h[4:], k[4:], l[4:], h0[4:], k0[4:], l0[4:], terms))
     sa = _versine_pi_4(h[:4], h0[:4])
     sb = _versine_pi_4(k[:4], k0[:4])
     sc = _versine_pi_4(l[:4], l0[:4])
@@ -302,7 +364,8 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
 
 
 #: template -> its jit options
-_TEMPLATES = {versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
+_TEMPLATES = {sin_pi_over: _INLINE, sine_ratio: _INLINE, sine_ratio_3: _INLINE, quotient: JIT_OPTIONS,
+              versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
               lattice_square_equal: _CONTRACT, versine_pi_4: _CONTRACT, reinsch_step_4: _CONTRACT,
               lattice_square_equal_4: _CONTRACT, lattice_square_equal_8: _CONTRACT, lattice_square: _CONTRACT,
               sinc3: JIT_OPTIONS, lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS}
@@ -316,6 +379,10 @@ def _constants(real, wide):
         names["V%d" % i] = real(c)
     for i, c in enumerate(_sinc3_coefficients(), 1):
         names["S%d" % i] = real(c)
+    names["HALF"] = real(0.5)
+    names["ROUND_MAGIC"] = real(1.5 * 2.0 ** (np.finfo(real).nmant))
+    for j in range(7):  # sin(pi x) = sum_j (-1)^j pi^(2j+1) x^(2j+1) / (2j+1)!
+        names["P%d" % (2 * j + 1)] = real((-1) ** j * math.pi ** (2 * j + 1) / math.factorial(2 * j + 1))
     nodes = (-1.0, 0.0, 1.0, 2.0)
     for i, x in enumerate(nodes):
         names["N%d" % i] = real(x)
