@@ -70,7 +70,8 @@ def exact_grating(h, h0, n):
     return -value if ((n - 1) * h0) & 1 else value
 
 
-@pytest.mark.parametrize("n", [2, 3, 5, 8, 10, 20, 64])
+#: up to precision.SINE_RATIO_MIN_N the recurrence, above it the closed form (sine_ratio)
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 10, 11, 12, 20, 64])
 def test_float32_lattice_factor_within_n_ulps_of_the_peak(n):
     f32 = precision.real_helpers("float32")
     rng = np.random.default_rng(n)
@@ -150,15 +151,17 @@ def test_the_cpu_lattice_factors_are_the_float32_ones_widened():
         hkl0 = rng.integers(-300, 300, (3, 8))
         hkl = hkl0 + rng.uniform(-0.5, 0.5, (3, 8)) * 10.0 ** rng.uniform(-8, 0, (3, 8))
         h0, k0, l0 = (int(v) for v in hkl0[:, 0])
-        for lanes in (4, 8):
-            name = "lattice_square_equal_%d" % lanes
-            args = [tuple(float(v) for v in row[:lanes]) for row in hkl] + \
-                   [tuple(int(v) for v in row[:lanes]) for row in hkl0]
-            assert getattr(wide, name)(*args, 10) == getattr(f32, name)(*args, 10)
-        assert wide.lattice_square_equal(*hkl[:, 0], h0, k0, l0, 7) == f32.lattice_square_equal(*hkl[:, 0], h0, k0,
-                                                                                                  l0, 7)
-        assert wide.lattice_square(*hkl[:, 0], h0, k0, l0, 5.0, 6.0, 7.0) == f32.lattice_square(*hkl[:, 0], h0, k0,
-                                                                                                l0, 5.0, 6.0, 7.0)
+        for terms in (7, 10, 17):  # the recurrence and (17) the closed form
+            for lanes in (4, 8):
+                name = "lattice_square_equal_%d" % lanes
+                args = [tuple(float(v) for v in row[:lanes]) for row in hkl] + \
+                       [tuple(int(v) for v in row[:lanes]) for row in hkl0]
+                assert getattr(wide, name)(*args, terms) == getattr(f32, name)(*args, terms)
+            assert wide.lattice_square_equal(*hkl[:, 0], h0, k0, l0, terms) == \
+                f32.lattice_square_equal(*hkl[:, 0], h0, k0, l0, terms)
+        for nabc in ((5.0, 6.0, 7.0), (13.0, 24.0, 40.0)):
+            assert wide.lattice_square(*hkl[:, 0], h0, k0, l0, *nabc) == f32.lattice_square(*hkl[:, 0], h0, k0, l0,
+                                                                                            *nabc)
         for shape in (physics.SQUARE, physics.ROUND, physics.GAUSS, physics.TOPHAT):
             args = (*hkl[:, 0], h0, k0, l0, 5.0, 6.0, 7.0, 0.9, a_star, b_star, c_star)
             assert wide.lattice_factor(shape, *args) == f32.lattice_factor(shape, *args)

@@ -52,7 +52,10 @@ REAL_TYPES = {DOUBLE: np.float64, SINGLE: np.float32}
 
 #: contractions allowed in the recurrences (as in ``physics``)
 _CONTRACT = dict(JIT_OPTIONS, fastmath={"contract"})
-#: the closed form's pieces are inlined (numba IR), so that the lanes' copies form one block LLVM packs into SIMD
+#: ``sine_ratio`` and ``sine_ratio_3`` are inlined by numba, so that the lanes' copies form one block LLVM packs
+#: into SIMD (left to LLVM's inliner, the kernel took 0.335-0.350 s instead of 0.208 s at N = 30); ``sin_pi_over``
+#: is left to LLVM, which inlines it: each numba inlining copies IR, and inlining it too cost 1 s more of a
+#: single-precision kernel's first compilation
 _INLINE = dict(_CONTRACT, inline="always")
 
 
@@ -69,10 +72,12 @@ def _sinc3_coefficients():
 
 
 #: the square crystal's lattice factor for N above this is ``sine_ratio``'s closed form (a constant cost), for
-#: N up to it the recurrence (N - 1 steps): the kernel times cross here (BENCH-1's shape at 512², 2 threads,
-#: kernel_seconds: N = 10 0.203 s by the recurrence, 0.211 s closed; N = 13 0.210 s closed; N = 30 0.296 s and
-#: 0.210 s; N = 64 0.460 s and 0.211 s)
-SINE_RATIO_MIN_N = 12
+#: N up to it the recurrence (N - 1 steps). The kernel times cross here (kernel_seconds, 2 threads, min of 3,
+#: twice; BENCH-1's shape at 512², BENCH-2's at 1024² in brackets; recurrence against closed form): N = 10
+#: 0.2032 s against 0.207-0.215 s (0.486 s against 0.481-0.486 s); N = 11 0.201-0.202 s against 0.205-0.208 s
+#: (0.483-0.485 s against 0.478-0.479 s); N = 12 0.210 s against 0.206-0.207 s (0.503-0.504 s against
+#: 0.477-0.479 s); N = 30 0.296 s against 0.208 s; N = 64 0.460 s against 0.209 s
+SINE_RATIO_MIN_N = 11
 
 #: below this argument sinc3 is a series: C's formula subtracts two numbers near 1 (error ~ eps / x^2)
 SINC3_SERIES_MAX = 1.0
@@ -119,11 +124,12 @@ def sine_ratio(d, x0, nf, odd):
     in closed form: with m the integer nearest n d and r = n d - m (one rounding: a fused multiply-add),
     sin(n pi d) = (-1)^m sin(pi r), and both sines are x sin_pi_over(x^2); at m = 0 the ratio r/d is n itself.
     The same operations for any n (the recurrence takes n - 1 steps of two dependent operations); the product
-    of three axes stays within 3-5 float32 ulps of its peak n^3 for n = 13 ... 64, the recurrence's within
-    8-26 (20000 random indices each, against the exact ratio in double). Branch-free (selects), so that
-    the lanes of ``lattice_square_equal_4`` pack into SIMD instructions. Integers are rounded by adding and
-    subtracting ROUND_MAGIC (1.5 x 2^(mantissa bits)), which leaves the nearest integer of any |x| < 2^22
-    (here |n d| <= 32): no conversion to an integer type, and numba-cuda has no scalar floor of a float."""
+    of three axes stays within 3.3-5.4 float32 ulps of its peak n^3 for n = 12 ... 64, the recurrence's within
+    8-26 for n = 13 ... 64 (20000 random indices each, against the exact ratio in double). Branch-free
+    (selects), so that the lanes of ``lattice_square_equal_4`` pack into SIMD instructions. Integers are
+    rounded by adding and subtracting ROUND_MAGIC (1.5 x 2^(mantissa bits)), which leaves the nearest
+    integer of any |x| < 2^22 (here |n d| <= 32): no conversion to an integer type, and numba-cuda has no
+    scalar floor of a float."""
     m = (nf * d + ROUND_MAGIC) - ROUND_MAGIC
     r = nf * d - m
     zero = m == ZERO
@@ -366,7 +372,7 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
 
 
 #: template -> its jit options
-_TEMPLATES = {sin_pi_over: _INLINE, sine_ratio: _INLINE, sine_ratio_3: _INLINE, quotient: JIT_OPTIONS,
+_TEMPLATES = {sin_pi_over: _CONTRACT, sine_ratio: _INLINE, sine_ratio_3: _INLINE, quotient: JIT_OPTIONS,
               versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
               lattice_square_equal: _CONTRACT, versine_pi_4: _CONTRACT, reinsch_step_4: _CONTRACT,
               lattice_square_equal_4: _CONTRACT, lattice_square_equal_8: _CONTRACT, lattice_square: _CONTRACT,
