@@ -71,9 +71,12 @@ def status(key):
         for line in f:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
+import numba
 from nbnumba import params_from_argv
 from nbnumba import run
+from nbnumba._jit import llvm_options
 from nbnumba.kernels.cpu import make_cpu_kernel
+from nbnumba.kernels.pixel import sample_stream_llvm_options
 from nbnumba.render.plan import make_plan
 from nbnumba.setup import prepare
 import numpy as np
@@ -81,9 +84,10 @@ params = params_from_argv(sys.argv[1:])[0]
 plan = make_plan(prepare(params))
 kernel = make_cpu_kernel(plan.flags)
 empty = np.zeros((0, 1), np.float32)
-kernel(0, 0, empty, np.zeros(0), np.zeros((0, 0), np.int32), np.zeros((0, 0), np.uint8), plan.mask, plan.passes,
-       plan.scalars, plan.vectors, plan.crystal, plan.setup.sources, plan.setup.cells_first, plan.setup.cells_carry,
-       plan.fhkl)
+with llvm_options(sample_stream_llvm_options(plan.flags)):
+    kernel(0, 0, empty, np.zeros(0), np.zeros((0, 0), np.int32), np.zeros((0, 0), np.uint8), plan.mask, plan.passes,
+           plan.scalars, plan.vectors, plan.crystal, plan.setup.sources, plan.setup.cells_first,
+           plan.setup.cells_carry, plan.fhkl, numba.get_num_threads())
 table_bytes = plan.fhkl.nbytes
 del plan
 gc.collect()

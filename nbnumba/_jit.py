@@ -13,6 +13,7 @@ compiled sources starts a fresh cache instead. ``NBNUMBA_NO_CACHE=1`` turns cach
 import contextlib
 import hashlib
 import os
+import sys
 import tempfile
 import types
 
@@ -39,6 +40,54 @@ CUDA_JIT_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH)
 #: instructions (about 25% faster) without reordering arithmetic; the reference suite checks the
 #: images. NBNUMBA_SLP_VECTORIZE=0 compiles without it (and caches apart).
 SLP_VECTORIZE = os.environ.get("NBNUMBA_SLP_VECTORIZE", "1") not in ("", "0")
+
+
+
+@contextlib.contextmanager
+def llvm_options(options):
+    """LLVM command-line ``options`` (e.g. ``("--force-vector-width=16",)``) set while the block runs, then
+    their defaults again (``--name=0``: every option used here is a number whose default is 0). LLVM reads
+    them while numba compiles: around a kernel's first call they apply to that kernel's code (a cached kernel
+    keeps it). Process-wide, so the block should compile nothing else.
+
+    A forced vector width makes LLVM print a "remark: ... loop not vectorized" line for every loop of the
+    compiled code it does not vectorise, to the process's standard error (file descriptor 2, which numba
+    offers no handler for): while the block runs that descriptor goes to a temporary file, and every other
+    line is written back to ``sys.stderr`` afterwards. The block gets a list, to which the remark lines are
+    added when it ends."""
+    remarks = []
+    if not options:
+        yield remarks
+        return
+    import llvmlite.binding as llvm  # noqa: PLC0415 -- only where a kernel needs an option
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    captured = tempfile.TemporaryFile()
+    os.dup2(captured.fileno(), 2)
+    try:
+        for option in options:
+            llvm.set_option("nbnumba", option)
+        yield remarks
+    finally:
+        for option in options:
+            llvm.set_option("nbnumba", option.split("=")[0] + "=0")
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+        captured.close()
+        remarks.extend(line for line in lines if line.startswith(_LLVM_REMARK))
+        kept = "".join(line for line in lines if not line.startswith(_LLVM_REMARK))
+        if kept:
+            sys.stderr.write(kept)
+            sys.stderr.flush()
+
+
+#: how LLVM's diagnostic handler starts a remark line
+_LLVM_REMARK = "remark: "
+
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: modules (relative to the package) whose compiled functions call each other; all of them key the cache

@@ -110,3 +110,16 @@ def test_gpu_harness_sweep_bookkeeping(monkeypatch, tmp_path):
     assert rows[0] == {"threads_per_block": 64, "max_registers": 0, "BENCH-1": 3.0, "BENCH-2": 10.0}
     table = gpu_benchmark.sweep_md(rows, ["BENCH-1", "BENCH-2"])
     assert "| 64 | compiler's | 3.000 | 10.000 |" in table and "| 256 | 128 | 3.000 | 10.000 |" in table
+
+
+def test_harness_memory_probe_loads_the_kernel_and_measures(tmp_path, monkeypatch):
+    """BENCH-2's memory probe (which loads the kernel by calling it on no pixels, then renders) runs against the
+    kernel's current signature, here the single-precision kernel (its sample stream needs LLVM options)."""
+    monkeypatch.delenv("NB_C_BIN", raising=False)
+    out = tmp_path / "bench"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cpu_benchmark.py"), "--reps", "1", "--threads", "1",
+                    "--workloads", "BENCH-2", "--detpixels", "16", "--no-cold", "--out", str(out),
+                    "--precision", "single"], check=True, capture_output=True, timeout=600)
+    memory = json.loads(out.with_suffix(".json").read_text())["workloads"]["BENCH-2"]["memory"]
+    assert memory["peak_rss"] >= memory["rss_after_imports_and_kernel"] > 0
+    assert memory["float_image_bytes"] == 16 * 16 * 4

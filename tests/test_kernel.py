@@ -284,10 +284,16 @@ def test_samples_streamed_across_sources_are_the_per_source_loops(extra, tmp_pat
     """Every pixel the CPU kernel renders with its samples streamed eight at a time across the sources is the
     pixel that the one-sample-at-a-time pixel function renders source by source (the serial -printout
     evaluation, ``plan.trace_pixel``), to the last bit."""
-    from nbnumba.render import plan
-
     result = _simulate(SOURCES + extra, tmp_path, monkeypatch)
     assert result.plan.setup.sources.shape[0] > 1
+    _assert_pixels_are_the_serial_evaluation(result)
+
+
+def _assert_pixels_are_the_serial_evaluation(result):
+    """Every pixel of ``result``'s image is the one the serial -printout evaluation (``plan.trace_pixel``'s: the
+    pixel function one sample at a time, source by source) renders, to the last bit."""
+    from nbnumba.render import plan
+
     image = result.floatimage
     for spixel in range(image.shape[0]):
         for fpixel in range(image.shape[1]):
@@ -295,6 +301,62 @@ def test_samples_streamed_across_sources_are_the_per_source_loops(extra, tmp_pat
             value = evaluated[5][0]
             assert np.isfinite(value) and np.float32(value) == image[spixel, fpixel], (spixel, fpixel)
     assert image.max() > 0.0
+
+
+@pytest.mark.parametrize("extra, sources, per_block", [
+    # 14 sources (7 divergence x 2 dispersion steps) x 5 domains, -dmin skipping some, water: blocks of 3
+    # sources (15 samples, one vector) and a last of 2
+    (["-N", "5", "-hdivsteps", "7", "-dispsteps", "2", "-mosaic_domains", "5", "-dmin", "4", "-water", "1"], 14, 3),
+    # 9 x 10 (BENCH-2's): blocks of 3 x 10 samples, two vectors each; N = 10 and sub-pixels
+    (["-N", "10", "-hdivsteps", "3", "-dispsteps", "3", "-mosaic_domains", "10", "-oversample", "2"], 9, 3),
+    # 4 x (2 phi steps x 8 domains): whole vectors, one source at a time; N = 13 and F-table misses
+    (["-N", "13", "-hdivsteps", "2", "-dispsteps", "2", "-mosaic_domains", "8", "-phi", "0", "-osc", "2",
+      "-phisteps", "2", "-hkl", "cubic.hkl", "-default_F", "0"], 4, 1),
+    # one source, 12 samples: a source at a time, the vector's last four lanes idle
+    (["-N", "6", "-hdivrange", "0", "-dispersion", "0", "-mosaic_domains", "4", "-phi", "0", "-osc", "3",
+      "-phisteps", "3", "-oversample", "2", "-nopolar"], 1, 1),
+], ids=["14x5-dmin-water", "9x10-bench2", "4x16-whole-vectors-hkl", "1x12"])
+def test_single_precision_sample_stream_is_the_per_sample_loop(extra, sources, per_block, tmp_path, monkeypatch):
+    """With ``--precision single`` the CPU kernel's pixel function takes the samples of a square crystal through
+    the vectorised sample stream (``kernels.pixel.sample_stream``/``source_stream``, blocks of ``per_block``
+    sources): every pixel is the serial evaluation's, which adds the samples one at a time, to the last bit."""
+    from nbnumba.kernels.pixel import sample_stream_applies, sample_stream_work
+
+    result = _simulate(SOURCES + extra + ["--precision", "single"], tmp_path, monkeypatch)
+    s = result.plan.setup
+    assert sample_stream_applies(result.plan.flags) and not result.plan.flags.few_samples
+    assert s.sources.shape[0] == sources
+    assert sample_stream_work(s.cells_carry, sources, result.plan.fhkl)[2] == per_block
+    _assert_pixels_are_the_serial_evaluation(result)
+
+
+@pytest.mark.parametrize("samples, sources", [(1, 1), (5, 7), (10, 9), (12, 1), (16, 4), (40, 1), (7, 2), (33, 5)])
+def test_sample_stream_tables(samples, sources):
+    """``sample_stream_work``: the cells in C's order (source, phi step, mosaic domain) as the columns of
+    ``cells_t``, each column's source in its block, and the block size that leaves the fewest lanes of whole
+    vectors idle (by counting them over every block size)."""
+    from nbnumba.kernels.pixel import STREAM_BLOCK_SOURCES, STREAM_VECTOR_WIDTH, sample_stream_work
+
+    def whole(n):
+        return -(-n // STREAM_VECTOR_WIDTH) * STREAM_VECTOR_WIDTH
+
+    phisteps = 2 if samples % 2 == 0 else 1
+    cells = np.random.default_rng(samples).normal(size=(phisteps, samples // phisteps, 3, 3))
+    fhkl = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    cells_t, source_t, per_block, fflat, nk, nl, skipped, lattice, table_index = sample_stream_work(
+        cells, sources, fhkl)
+    idle = {size: (sources // size) * whole(size * samples) + whole(sources % size * samples) - sources * samples
+            for size in range(1, min(sources, STREAM_BLOCK_SOURCES) + 1)}
+    assert per_block == min(size for size, lanes in idle.items() if lanes == min(idle.values()))
+    width = whole(per_block * samples)
+    assert cells_t.shape == (9, width) and source_t.shape == lattice.shape == table_index.shape == (width,)
+    flat = cells.reshape(samples, 9)
+    for j in range(width):
+        column = min(j, per_block * samples - 1)
+        assert source_t[j] == column // samples
+        assert np.array_equal(cells_t[:, j], flat[column % samples])
+    assert skipped.shape == (per_block,)
+    assert (nk, nl) == (3, 4) and np.array_equal(fflat, fhkl.reshape(-1))
 
 
 def test_pixel_function_lanes_are_one_or_eight():
@@ -367,3 +429,39 @@ def test_pixels_side_by_side_are_the_one_pixel_function(extra, tmp_path, monkeyp
             assert np.isfinite(value) and np.float32(value) == image[spixel, fpixel], (spixel, fpixel)
             omega_rows[spixel] += omega_sum
     assert float(omega_rows.sum()) == result.omega_sum
+
+
+def _growth_template(a):
+    """A loop LLVM cannot vectorise (a branch on a running value, with a call): under a forced vector width it
+    prints a "loop not vectorized" remark."""
+    s = 0.0
+    for i in range(a.shape[0]):
+        s = s * 1.5 + a[i]
+        if s > 100.0:
+            print(i)
+    return s
+
+
+def test_llvm_options_apply_inside_the_block_only_and_hide_llvm_remarks(capfd):
+    """``_jit.llvm_options``: the forced vector width the CPU kernel of single precision is compiled with reaches
+    LLVM while the block runs (compiling there makes LLVM print a remark, which the block takes out of the
+    process's standard error; other lines stay), and is reset after it (the same loop compiled after the block
+    prints nothing)."""
+    from numba import njit
+
+    from nbnumba._jit import llvm_options
+
+    values = np.ones(3)
+    with llvm_options(("--force-vector-width=16",)) as remarks:
+        inside = njit(cache=False)(_growth_template)
+        assert inside(values) == 4.75
+        os.write(2, b"kept line\n")
+    err = capfd.readouterr().err
+    assert remarks and all(line.startswith("remark: ") for line in remarks)
+    assert "remark:" not in err and "kept line" in err
+    after = njit(cache=False)(_growth_template)
+    assert after(values) == 4.75
+    assert "remark:" not in capfd.readouterr().err
+    with llvm_options(()) as nothing:
+        pass
+    assert nothing == []

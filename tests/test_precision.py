@@ -70,10 +70,13 @@ def exact_grating(h, h0, n):
     return -value if ((n - 1) * h0) & 1 else value
 
 
-#: up to precision.SINE_RATIO_MIN_N the recurrence, above it the closed form (sine_ratio)
+#: the GPU's helpers: up to precision.SINE_RATIO_MIN_N the recurrence, above it the closed form (sine_ratio); the
+#: CPU's: the closed form for every N (precision.CPU_SINE_RATIO_MIN_N)
+@pytest.mark.parametrize("sine_ratio_min_n", [precision.SINE_RATIO_MIN_N, precision.CPU_SINE_RATIO_MIN_N],
+                         ids=["gpu", "cpu"])
 @pytest.mark.parametrize("n", [2, 3, 5, 8, 10, 11, 12, 20, 64])
-def test_float32_lattice_factor_within_n_ulps_of_the_peak(n):
-    f32 = precision.real_helpers("float32")
+def test_float32_lattice_factor_within_n_ulps_of_the_peak(n, sine_ratio_min_n):
+    f32 = precision.real_helpers("float32", sine_ratio_min_n=sine_ratio_min_n)
     rng = np.random.default_rng(n)
     worst = 0.0
     for _ in range(3000):
@@ -90,6 +93,21 @@ def test_float32_lattice_factor_within_n_ulps_of_the_peak(n):
         assert abs(float(mixed) - exact_mixed) <= (n + 2) * EPS32 * 6 * n
     assert worst <= (n + 2) * EPS32, worst
     assert returns_float32(f32.lattice_square_equal) and returns_float32(f32.lattice_factor)
+
+
+def test_sine_polynomial_is_sin_pi_x_over_x():
+    """``precision.SIN_PI_OVER`` (the closed form's sines): sin(pi x)/x for |x| <= 1/2 to 1e-8 relative in double,
+    and its float32 evaluation to 2 float32 epsilons."""
+    f32 = precision.real_helpers("float32")
+    x = np.linspace(0.0, 0.5, 20001)
+    exact = np.array([math.pi if v == 0 else math.sin(math.pi * v) / v for v in x])
+    t = x * x
+    double = sum(c * t ** j for j, c in enumerate(precision.SIN_PI_OVER))
+    assert np.max(np.abs(double / exact - 1.0)) <= 1e-8
+    single = np.array([float(f32.sin_pi_over(np.float32(v))) for v in t[::20]])
+    exact32 = np.array([math.pi if v == 0 else math.sin(math.pi * math.sqrt(float(np.float32(v))))
+                        / math.sqrt(float(np.float32(v))) for v in t[::20]])
+    assert np.max(np.abs(single / exact32 - 1.0)) <= 2 * EPS32
 
 
 def test_float32_sinc3_and_shapes():
@@ -129,8 +147,11 @@ def test_double_is_the_c_physics_and_single_is_float32():
     assert precision.make_physics(precision.DOUBLE) is physics
     assert precision.make_physics(precision.DOUBLE, gpu=True) is physics
     ph = precision.make_physics(precision.SINGLE)
-    # the CPU's lattice factors: float32 values returned as float64; the GPU's: float32
-    assert ph.lattice_factor is precision.real_helpers("float32", wide=True).lattice_factor
+    # the CPU's lattice factors: float32 values returned as float64, the closed form for every N; the GPU's:
+    # float32, the recurrence up to SINE_RATIO_MIN_N
+    cpu = precision.real_helpers("float32", wide=True, sine_ratio_min_n=precision.CPU_SINE_RATIO_MIN_N)
+    assert ph.lattice_factor is cpu.lattice_factor
+    assert ph.sine_ratio_3 is cpu.sine_ratio_3
     gpu = precision.make_physics(precision.SINGLE, gpu=True)
     assert gpu.lattice_factor is precision.real_helpers("float32").lattice_factor
     assert ph.grating_terms is physics.grating_terms
@@ -142,16 +163,21 @@ def test_double_is_the_c_physics_and_single_is_float32():
 
 def test_the_cpu_lattice_factors_are_the_float32_ones_widened():
     """``real_helpers(..., wide=True)`` (the CPU's single precision): every lattice factor returns the float32
-    helper's value, exactly, as a float64 (the sample's product F^2 F_latt^2 is then formed in double)."""
-    f32 = precision.real_helpers("float32")
-    wide = precision.real_helpers("float32", wide=True)
+    helper's value, exactly, as a float64 (the sample's product F^2 F_latt^2 is then formed in double); for the
+    GPU's choice between the recurrence and the closed form and for the CPU's (the closed form only)."""
+    for sine_ratio_min_n in (precision.SINE_RATIO_MIN_N, precision.CPU_SINE_RATIO_MIN_N):
+        _assert_widened(precision.real_helpers("float32", sine_ratio_min_n=sine_ratio_min_n),
+                        precision.real_helpers("float32", wide=True, sine_ratio_min_n=sine_ratio_min_n))
+
+
+def _assert_widened(f32, wide):
     rng = np.random.default_rng(11)
     a_star, b_star, c_star = (0.011, 0.001, -0.002), (0.0, 0.012, 0.003), (0.001, 0.0, 0.009)
     for _ in range(200):
         hkl0 = rng.integers(-300, 300, (3, 8))
         hkl = hkl0 + rng.uniform(-0.5, 0.5, (3, 8)) * 10.0 ** rng.uniform(-8, 0, (3, 8))
         h0, k0, l0 = (int(v) for v in hkl0[:, 0])
-        for terms in (7, 10, 17):  # the recurrence and (17) the closed form
+        for terms in (7, 10, 17):  # the GPU's recurrence and (17) closed form; the CPU's closed form
             for lanes in (4, 8):
                 name = "lattice_square_equal_%d" % lanes
                 args = [tuple(float(v) for v in row[:lanes]) for row in hkl] + \

@@ -363,15 +363,18 @@ class _Worker:
         processes forked later have them; the idle ones that lack them are told to exit. Without the
         compilation cache (NBNUMBA_NO_CACHE=1) the kernels are left out: compiling them here would
         hold up the worker's loop (status requests, forks) for seconds."""
-        from nbnumba._jit import CACHE  # noqa: PLC0415 -- loaded by warm() already
+        from nbnumba._jit import CACHE, llvm_options  # noqa: PLC0415 -- loaded by warm() already
         from nbnumba.io.hkl import read_hkl  # noqa: PLC0415 -- loaded by warm() already
         from nbnumba.kernels.cpu import make_cpu_kernel  # noqa: PLC0415 -- loaded by warm() already
+        from nbnumba.kernels.pixel import sample_stream_llvm_options  # noqa: PLC0415 -- loaded by warm() already
 
         try:
             for flags, signatures in pickle.loads(kernels) if kernels and CACHE else ():
                 kernel = make_cpu_kernel(flags)
-                for signature in signatures:
-                    kernel.compile(signature)
+                # (a kernel numba's cache lost is compiled here, as CpuRenderer.run would)
+                with llvm_options(sample_stream_llvm_options(flags)):
+                    for signature in signatures:
+                        kernel.compile(signature)
         except Exception:  # noqa: BLE001 -- a kernel the worker cannot load is loaded by each job instead
             pass
         for path, default_F in tables:

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from nbnumba._jit import JIT_OPTIONS
+from nbnumba._jit import JIT_OPTIONS, llvm_options
 from nbnumba.kernels.physics import LANES
 from nbnumba.kernels.pixel import (
     PIXEL_LANES,
@@ -23,6 +23,9 @@ from nbnumba.kernels.pixel import (
     make_pixel_group_function,
     pixel_groups_apply,
     pixel_task,
+    sample_stream_applies,
+    sample_stream_llvm_options,
+    sample_stream_work,
 )
 from nbnumba.kernels.specialise import specialise
 from nbnumba.kernels.types import KernelFlags
@@ -51,63 +54,90 @@ def make_cpu_kernel(flags: KernelFlags):
     """Compile (once per flag set) the pixel-block kernel.
 
     ``render(pixel_start, pixel_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc,
-    vectors, xtal, sources, cells_first, cells_carry, fhkl)`` renders every pixel with row-major index in
+    vectors, xtal, sources, cells_first, cells_carry, fhkl, threads)`` renders every pixel with row-major index in
     [pixel_start, pixel_end) that is inside the ROI/mask with index ``>= passes.start_pixel``, and writes
     ``floatimage``, adds the pixels' solid-angle sums to their rows' ``omega_rows`` entries in pixel
     order (a row may span several calls: the sum is C's whatever the blocks), when interpolating
     records the first interpolation failure of each pixel, and with the phi carryover whether a
     pixel evaluated any phi step (see ``nbnumba.render.serial_order``). Parallel over groups of
-    ``PIXEL_LANES`` pixels of the block; a block has at least that many pixels per thread
-    (``CpuRenderer.min_block_pixels``), so that a block of a few expensive pixels still uses every thread."""
+    ``PIXEL_LANES`` pixels of the block (with single precision's sample stream, over ``threads`` runs of
+    consecutive groups); a block has at least that many pixels per thread (``CpuRenderer.min_block_pixels``),
+    so that a block of a few expensive pixels still uses every thread.
+
+    A kernel with the sample stream must be compiled inside ``_jit.llvm_options(sample_stream_llvm_options(
+    flags))`` (``CpuRenderer.run`` does)."""
     INTERPOLATE = flags.interpolate
     CARRYOVER = flags.phi_carryover
     # pixels with fewer (phi step, mosaic domain) samples than the pixel function takes side by side (a
     # still: one) go four side by side instead, where all four are rendered
     GROUPED = flags.few_samples and pixel_groups_apply(flags)
+    # single precision's sample stream (kernels.pixel.sample_stream; the eight-lane pixel function's)
+    STREAM = not flags.few_samples and sample_stream_applies(flags)
     # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
     # function it calls is chosen by all of them)
     FLAGS = tuple(int(v) for v in flags)
 
     def render(pixel_start, pixel_end, floatimage, omega_rows, interp_event, evaluated, mask, passes, sc, vectors,
-               xtal, sources, cells_first, cells_carry, fhkl):
+               xtal, sources, cells_first, cells_carry, fhkl, threads):
         _ = FLAGS  # keeps FLAGS in the closure (the cache key)
         fpixels = floatimage.shape[1]
         count = pixel_end - pixel_start
         omega_pixels = np.zeros(count)
-        for group in prange((count + PIXEL_LANES - 1) // PIXEL_LANES):
-            first = group * PIXEL_LANES
-            last = min(first + PIXEL_LANES, count)
-            if GROUPED and last - first == PIXEL_LANES:  # (a constant first: numba drops the branch if False)
-                i0 = pixel_start + first
-                sp = (i0 // fpixels, (i0 + 1) // fpixels, (i0 + 2) // fpixels, (i0 + 3) // fpixels)
-                fp = (i0 - sp[0] * fpixels, i0 + 1 - sp[1] * fpixels, i0 + 2 - sp[2] * fpixels,
-                      i0 + 3 - sp[3] * fpixels)
-                if (pixel_task(sp[0], fp[0], fpixels, passes, mask, False, False)[0]
-                        and pixel_task(sp[1], fp[1], fpixels, passes, mask, False, False)[0]
-                        and pixel_task(sp[2], fp[2], fpixels, passes, mask, False, False)[0]
-                        and pixel_task(sp[3], fp[3], fpixels, passes, mask, False, False)[0]):
-                    values, omega_sums = _PIXELS(sp, fp, sc, vectors, xtal, sources, cells_carry, fhkl)
-                    for lane in range(PIXEL_LANES):
-                        omega_pixels[first + lane] = omega_sums[lane]
-                        floatimage[sp[lane], fp[lane]] = np.float32(values[lane])
-                    continue
-            for j in range(first, last):
-                imgidx = pixel_start + j
-                spixel = imgidx // fpixels
-                fpixel = imgidx - spixel * fpixels
-                go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
-                                                           CARRYOVER)
-                if not go:
-                    continue
-                value, omega_sum, first_event, any_loop = _PIXEL(
-                    spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
-                    sources, cells_first, cells_carry, fhkl)
-                omega_pixels[j] = omega_sum
-                floatimage[spixel, fpixel] = np.float32(value)
-                if INTERPOLATE:
-                    interp_event[spixel, fpixel] = first_event
-                if CARRYOVER:
-                    evaluated[spixel, fpixel] = any_loop
+        n_groups = (count + PIXEL_LANES - 1) // PIXEL_LANES
+        # with the sample stream (single precision), one run of consecutive groups per thread, which builds the
+        # stream's tables and work arrays once: the pixel function takes them, and an array the threads share
+        # costs an atomic reference count update per call (single-precision kernel, 2 threads, BENCH-1's shape
+        # at 512² and BENCH-2's at 1024²: one run per thread 0.108 s and 0.290 s, the arrays made per group of
+        # four pixels 0.126 s and 0.346 s; an earlier form with rows of arrays the threads shared took 0.19 s on
+        # BENCH-1's). Without it, one run per group: the groups as before
+        runs = min(threads, n_groups) if STREAM else n_groups
+        for run in prange(runs):
+            if STREAM:
+                stream = sample_stream_work(cells_carry, sources.shape[0], fhkl)
+                run_first = run * n_groups // runs
+                run_last = (run + 1) * n_groups // runs
+            else:
+                run_first = run
+                run_last = run + 1
+            for group in range(run_first, run_last):
+                first = group * PIXEL_LANES
+                last = min(first + PIXEL_LANES, count)
+                if GROUPED and last - first == PIXEL_LANES:  # (a constant first: numba drops the branch if False)
+                    i0 = pixel_start + first
+                    sp = (i0 // fpixels, (i0 + 1) // fpixels, (i0 + 2) // fpixels, (i0 + 3) // fpixels)
+                    fp = (i0 - sp[0] * fpixels, i0 + 1 - sp[1] * fpixels, i0 + 2 - sp[2] * fpixels,
+                          i0 + 3 - sp[3] * fpixels)
+                    if (pixel_task(sp[0], fp[0], fpixels, passes, mask, False, False)[0]
+                            and pixel_task(sp[1], fp[1], fpixels, passes, mask, False, False)[0]
+                            and pixel_task(sp[2], fp[2], fpixels, passes, mask, False, False)[0]
+                            and pixel_task(sp[3], fp[3], fpixels, passes, mask, False, False)[0]):
+                        values, omega_sums = _PIXELS(sp, fp, sc, vectors, xtal, sources, cells_carry, fhkl)
+                        for lane in range(PIXEL_LANES):
+                            omega_pixels[first + lane] = omega_sums[lane]
+                            floatimage[sp[lane], fp[lane]] = np.float32(values[lane])
+                        continue
+                for j in range(first, last):
+                    imgidx = pixel_start + j
+                    spixel = imgidx // fpixels
+                    fpixel = imgidx - spixel * fpixels
+                    go, interpolating, first_loop = pixel_task(spixel, fpixel, fpixels, passes, mask, INTERPOLATE,
+                                                               CARRYOVER)
+                    if not go:
+                        continue
+                    if STREAM:
+                        value, omega_sum, first_event, any_loop = _PIXEL(
+                            spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
+                            sources, cells_first, cells_carry, fhkl, None, None, stream)
+                    else:
+                        value, omega_sum, first_event, any_loop = _PIXEL(
+                            spixel, fpixel, first_loop, interpolating, passes.interp_cut_eval, sc, vectors, xtal,
+                            sources, cells_first, cells_carry, fhkl)
+                    omega_pixels[j] = omega_sum
+                    floatimage[spixel, fpixel] = np.float32(value)
+                    if INTERPOLATE:
+                        interp_event[spixel, fpixel] = first_event
+                    if CARRYOVER:
+                        evaluated[spixel, fpixel] = any_loop
         # C's omega_sum order: each row's pixels in order, serially (a skipped pixel adds an exact 0.0)
         j = 0
         spixel = pixel_start // fpixels
@@ -140,6 +170,8 @@ class CpuRenderer:
     def __init__(self, flags, shape, mask, vectors, xtal, sources, cells_first, cells_carry, fhkl):
         self.shape = shape
         self._render = make_cpu_kernel(flags)
+        #: the LLVM options the kernel is compiled with (on its first call, unless numba's cache has it)
+        self._llvm_options = sample_stream_llvm_options(flags)
         threads = numba.get_num_threads()
         #: how ``serial_order`` sizes the blocks of pixels of one call
         self.block_samples = BLOCK_SECONDS * SAMPLES_PER_SECOND * threads
@@ -161,8 +193,9 @@ class CpuRenderer:
         mask, vectors, xtal, sources, cells_first, cells_carry, fhkl = self._inputs
         omega = self.omega_rows if keep_omega else np.zeros(self.floatimage.shape[0])
         start = time.perf_counter()
-        self._render(pixel_start, pixel_end, self.floatimage, omega, self._interp_event, self._evaluated, mask, passes,
-                     sc, vectors, xtal, sources, cells_first, cells_carry, fhkl)
+        with llvm_options(self._llvm_options if not self._render.signatures else ()):
+            self._render(pixel_start, pixel_end, self.floatimage, omega, self._interp_event, self._evaluated, mask,
+                         passes, sc, vectors, xtal, sources, cells_first, cells_carry, fhkl, numba.get_num_threads())
         self.kernel_seconds += time.perf_counter() - start
 
     def evaluated(self):

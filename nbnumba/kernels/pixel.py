@@ -18,15 +18,20 @@ Restructured against the C loop nest, with the same images (see reports/parity_c
   function costs numba an atomic reference count update per call, which threads contend for;
 - pixels with fewer (phi step, mosaic domain) samples than ``physics.LOCKSTEP_MIN`` (a still: one) go four
   side by side through ``make_pixel_group_function`` on the CPU: the same operations per pixel, one call for
-  four pixels."""
+  four pixels;
+- with ``--precision single`` on the CPU (``sample_stream_applies``) the samples go through the sample stream
+  (``source_stream``, ``sample_stream``): one loop, which LLVM vectorises sixteen samples wide, computes each
+  sample's Miller index, lattice factor (the closed form: the same operations for every sample) and F-table
+  index, a second adds the samples in C's order."""
 import math
 from functools import lru_cache
 
+import numpy as np
 from numba import njit
 
 from nbnumba._jit import JIT_OPTIONS
 from nbnumba.kernels import physics as ph
-from nbnumba.kernels.precision import make_physics
+from nbnumba.kernels.precision import SINGLE, make_physics
 from nbnumba.kernels.specialise import specialise
 from nbnumba.kernels.types import (
     A_STAR,
@@ -124,6 +129,8 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
     ``types.SAMPLE_LEN``), NaN-filled, where it records every sample in C's loop order, one row each
     (``types.SAMPLE_*``; rows = 0: none; the caller gives at least thicksteps x oversample^2 x sources x
     phisteps x mosaic domains rows). Without ``flags.trace`` the tracing code is not compiled.
+    ``stream`` (only where ``sample_stream_applies``): the sample stream's tables and work arrays
+    (``sample_stream_work``; the work arrays one thread's own).
 
     Returns ``(value, omega_sum, first_event, any_loop)``: the pixel's photons (float64, before the
     float32 store), the sum of its sub-pixel solid angles (C's ``omega_sum`` share), the index of
@@ -156,9 +163,10 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
     # per source of -oversample_polar)
     STREAM_SOURCES = not ONE_LANE and not (TRACE or INTERPOLATE or CARRYOVER or OS_POLAR)
     ADD_UNROLLED = not ONE_LANE and not (TRACE or INTERPOLATE)
+    STREAM = sample_stream_applies(flags, lanes, gpu)
 
     def pixel(spixel, fpixel, first_loop, interpolating, cut_eval, sc, vectors, xtal, sources, cells_first,
-              cells_carry, fhkl, trace=None, samples=None):
+              cells_carry, fhkl, trace=None, samples=None, stream=None):
         phisteps = cells_carry.shape[0]
         mosaic_domains = cells_carry.shape[1]
         nsources = sources.shape[0]
@@ -210,6 +218,12 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
                     if capture == 0.0 or OS_THICK:
                         parallax = ph.dot(diffracted, odet)
                         capture = ph.capture_fraction(thick_tic, sc.detector_thickstep, sc.detector_mu, parallax)
+                    if STREAM and equal_terms >= 2 and stream[2] > 1:
+                        # every source's samples of this sub-pixel, vectorised, sources side by side
+                        # (``sample_stream``)
+                        I, polar = _SAMPLE_STREAM(I, polar, diffracted, sc, sources, polar_vector, stream,
+                                                  n_samples, xtal, default_F, equal_terms, no_water)
+                        continue
 
                     for source in range(nsources):
                         incident, lam, scattering = ph.source_scattering(sources, source, diffracted)
@@ -248,6 +262,11 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
                         if TRACE:
                             if src_row < cap:
                                 samples[src_row, SAMPLE_POLAR] = polar
+                        if STREAM and equal_terms >= 2:
+                            # this source's samples, vectorised (``source_stream``)
+                            I = _SOURCE_STREAM(I, scattering, stream, n_samples, xtal, default_F, equal_terms,
+                                               no_water)
+                            continue
                         # c-parity: the image's first phi loop starts from the unrotated cell
                         use_first = CARRYOVER and first_loop
                         cells = cells_first if use_first else cells_carry
@@ -407,7 +426,193 @@ def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
     # ``ph``: the physics for the flags' real type (``kernels.precision``; ``physics`` itself for double)
     real_physics = make_physics(flags.precision, flags.shape, gpu)
     prefix = ("pixel" if lanes == 1 else "pixel%d" % lanes) + ("_gpu" if gpu else "")
-    return njit(**JIT_OPTIONS)(specialise(pixel, flags, prefix, ph=real_physics))
+    bindings = {"ph": real_physics}
+    if STREAM:
+        sample = njit(inline="always", **JIT_OPTIONS)(specialise(stream_sample, flags, "stream_sample",
+                                                                 ph=real_physics))
+        bindings["_SAMPLE_STREAM"] = njit(inline="always", **JIT_OPTIONS)(
+            specialise(sample_stream, flags, "stream", ph=real_physics, _stream_sample=sample))
+        bindings["_SOURCE_STREAM"] = njit(inline="always", **JIT_OPTIONS)(
+            specialise(source_stream, flags, "source_stream", ph=real_physics, _stream_sample=sample))
+    return njit(**JIT_OPTIONS)(specialise(pixel, flags, prefix, **bindings))
+
+
+_SAMPLE_STREAM = _SOURCE_STREAM = _stream_sample = None  # bound by make_pixel_function (kernels.specialise)
+#: samples per vector of the sample stream's loop (``sample_stream_llvm_options`` forces it): LLVM's cost model
+#: picks four by the loop's float64 values (the Miller index), which leaves the vectors of its float32
+#: arithmetic (the closed form) half empty. Single-precision kernel, 2 threads, min of 3, twice, BENCH-1's shape
+#: at 512² (BENCH-2's at 1024²): eight 0.1035-0.104 s (0.336 s), sixteen 0.108-0.109 s (0.290-0.307 s)
+STREAM_VECTOR_WIDTH = 16
+#: sources whose samples share one vectorised loop at most (``sample_stream_work``): the loop selects each
+#: sample's scattering vector from theirs, a select per source (BENCH-2's 9 sources x 10 samples take 96 lanes
+#: in blocks of three, 144 one source at a time; its selects took 0.035 s of the kernel's 0.345 s, measured
+#: with blocks of four at eight lanes)
+STREAM_BLOCK_SOURCES = 4
+
+
+def sample_stream_applies(flags: KernelFlags, lanes: int = ph.LANES, gpu: bool = False) -> bool:
+    """Whether the pixel function (``lanes``, ``gpu``) for ``flags`` takes its samples through the sample stream
+    (``sample_stream``, ``source_stream``): the CPU's eight-lane function in single precision, for a square
+    crystal (Na = Nb = Nc, checked per pixel), without -printout, interpolation, the c-parity carryover or a
+    per-sample correction (-oversample_thick, _polar, _omega), which follow C's loop sample by sample."""
+    return (lanes == ph.LANES and not gpu and flags.precision == SINGLE and flags.shape == ph.SQUARE
+            and not (flags.trace or flags.interpolate or flags.phi_carryover or flags.oversample_thick
+                     or flags.oversample_polar or flags.oversample_omega))
+
+
+def sample_stream(I, polar, diffracted, sc, sources, polar_vector, stream, n_samples, xtal, default_F, terms,
+                  no_water):
+    """Add one sub-pixel's samples, every source's, to the pixel's sum ``I``, as the pixel function's loop over
+    sources does (C L2739-3025; Na = Nb = Nc = ``terms`` >= 2, single precision, no per-sample correction):
+    returns ``(I, polar)``.
+
+    For a source's samples that do not fill whole vectors (``sample_stream_work``'s ``per_block`` > 1): the
+    sources go in blocks of ``per_block``; a block's scattering vectors, -dmin skips and the polarisation (at the
+    first source not skipped) one source after the other, as the pixel function's loop does; then one loop over
+    the block's samples, whole vectors of them (``stream_sample``: Miller index, lattice factor, F-table index;
+    LLVM vectorises it), and one that adds them in C's order (source, phi step, mosaic domain), each as
+    ``_add_sample`` adds it. The values are those of the pixel function's other paths, bit for bit."""
+    cells_t, source_t, per_block, fflat, nk, nl, skipped, lattice, table_index = stream
+    nsources = sources.shape[0]
+    first = 0
+    while first < nsources:
+        count = min(per_block, nsources - first)
+        # the block's scattering vectors (a .. d: its sources 0 .. 3) as scalars, from which the vectorised loop
+        # selects (a table in memory would be read by a gather, which LLVM cannot tell apart from the loop's
+        # stores: it would not vectorise); zero (finite) for a partial block's missing sources
+        a0 = a1 = a2 = b0 = b1 = b2 = c0 = c1 = c2 = d0 = d1 = d2 = 0.0
+        for b in range(count):
+            incident, lam, scattering = ph.source_scattering(sources, first + b, diffracted)
+            skip = False
+            if sc.dmin > 0.0:
+                stol = 0.5 * ph.magnitude(scattering)
+                skip = stol > 0.0 and sc.dmin > 0.5 / stol
+            skipped[b] = skip
+            if not skip and polar == 0.0:
+                polar, diffracted = ph.polarization_factor(sc.polarization, incident, diffracted, polar_vector)
+            if b == 0:
+                a0, a1, a2 = scattering
+            elif b == 1:
+                b0, b1, b2 = scattering
+            elif b == 2:
+                c0, c1, c2 = scattering
+            else:
+                d0, d1, d2 = scattering
+        # whole vectors: the columns past the block's samples compute values that are not added
+        for j in range(_whole_vectors(count * n_samples)):
+            source = source_t[j]
+            if source == 0:
+                s0, s1, s2 = a0, a1, a2
+            elif source == 1:
+                s0, s1, s2 = b0, b1, b2
+            elif source == 2:
+                s0, s1, s2 = c0, c1, c2
+            else:
+                s0, s1, s2 = d0, d1, d2
+            lattice[j], table_index[j] = _stream_sample(cells_t, j, s0, s1, s2, xtal, nk, nl, terms)
+        # the sum, in C's order
+        for b in range(count):
+            if skipped[b]:
+                continue
+            for j in range(b * n_samples, (b + 1) * n_samples):
+                F_latt = lattice[j]
+                t = table_index[j]
+                F_cell = fflat[t] if t >= 0 else default_F
+                if not (F_latt == 0.0 and no_water):
+                    I += F_cell * F_cell * F_latt * F_latt
+        first += count
+    return I, polar
+
+
+def source_stream(I, scattering, stream, n_samples, xtal, default_F, terms, no_water):
+    """``sample_stream`` for a source whose samples fill whole vectors, or nearly (``per_block`` = 1): adds the
+    samples of the source with scattering vector ``scattering`` to ``I`` and returns it. The pixel function calls
+    it in its loop over the sources, after the source's -dmin skip and the polarisation. (Kept apart from
+    ``sample_stream``, which would take these sources as blocks of one: 0.108 s, not 0.139 s, on BENCH-1's
+    shape; its second copy of ``stream_sample`` adds 3 s to the kernel's first compilation.)"""
+    cells_t, _, _, fflat, nk, nl, _, lattice, table_index = stream
+    s0 = scattering[0]
+    s1 = scattering[1]
+    s2 = scattering[2]
+    for j in range(cells_t.shape[1]):
+        lattice[j], table_index[j] = _stream_sample(cells_t, j, s0, s1, s2, xtal, nk, nl, terms)
+    for j in range(n_samples):
+        F_latt = lattice[j]
+        t = table_index[j]
+        F_cell = fflat[t] if t >= 0 else default_F
+        if not (F_latt == 0.0 and no_water):
+            I += F_cell * F_cell * F_latt * F_latt
+    return I
+
+
+def stream_sample(cells_t, j, s0, s1, s2, xtal, nk, nl, terms):
+    """Column ``j`` of the sample stream for the scattering vector (s0, s1, s2): ``(F_latt, index)``, the sample's
+    lattice factor (float32 ``sine_ratio_3``, the closed form, which ``ph.lattice_square_equal`` is on the CPU
+    for every N (``precision.CPU_SINE_RATIO_MIN_N``): the same operations for every sample, as vectorising needs;
+    as a float64) and its F-table index (-1: not in the table; the nearest index is ``physics.nearest_index``,
+    the bounds ``physics.in_table``'s). The Miller index is ``physics.miller_index``'s arithmetic. Inlined by
+    numba (left to LLVM, it was not inlined and the loops did not vectorise: 0.56 s on BENCH-1's shape)."""
+    h = cells_t[0, j] * s0 + cells_t[1, j] * s1 + cells_t[2, j] * s2
+    k = cells_t[3, j] * s0 + cells_t[4, j] * s1 + cells_t[5, j] * s2
+    l = cells_t[6, j] * s0 + cells_t[7, j] * s1 + cells_t[8, j] * s2
+    h0 = ph.nearest_index(h)
+    k0 = ph.nearest_index(k)
+    l0 = ph.nearest_index(l)
+    F_latt = np.float64(ph.sine_ratio_3(h, k, l, h0, k0, l0, terms))
+    inside = ph.in_table(xtal.hkls, h0, k0, l0, xtal.h_min, xtal.h_max, xtal.k_min, xtal.k_max, xtal.l_min,
+                         xtal.l_max)
+    return F_latt, ((h0 - xtal.h_min) * nk + (k0 - xtal.k_min)) * nl + (l0 - xtal.l_min) if inside else -1
+
+
+@njit(**JIT_OPTIONS)
+def _whole_vectors(samples):
+    """``samples`` rounded up to whole vectors of STREAM_VECTOR_WIDTH."""
+    return (samples + STREAM_VECTOR_WIDTH - 1) // STREAM_VECTOR_WIDTH * STREAM_VECTOR_WIDTH
+
+
+@njit(**JIT_OPTIONS)
+def sample_stream_work(cells, nsources, fhkl):
+    """The sample stream's tables and work arrays for the cells ``cells`` (phi steps x mosaic domains x 3 x 3)
+    and ``nsources`` sources: ``(cells_t, source_t, per_block, fflat, nk, nl, skipped, lattice, table_index)``.
+
+    The stream takes ``per_block`` sources per vectorised loop, 1 ... STREAM_BLOCK_SOURCES: the number that
+    leaves the fewest lanes of its whole vectors (STREAM_VECTOR_WIDTH) idle over all the sources (the smallest
+    of equals: fewer selects), so that a source's samples that end within a vector share it with the next
+    source's. A block's samples are the columns of ``cells_t`` (9 x the block's samples, rounded up to whole
+    vectors: the cells' nine entries, one row each, in C's order: source, phi step, mosaic domain) and of
+    ``source_t`` (each column's source in the block); the columns after the block's last sample repeat it.
+    ``fflat``: the F table, flat, whose second and third axes have ``nk``, ``nl`` entries. Work arrays: the
+    block's -dmin skips, and each column's lattice factor and F-table index (-1: not in the table)."""
+    mosaic_domains = cells.shape[1]
+    n = cells.shape[0] * mosaic_domains
+    per_block = 1
+    fewest = nsources * _whole_vectors(n)
+    for size in range(2, min(nsources, STREAM_BLOCK_SOURCES) + 1):
+        lanes = nsources // size * _whole_vectors(size * n) + _whole_vectors(nsources % size * n)
+        if lanes < fewest:
+            per_block = size
+            fewest = lanes
+    width = _whole_vectors(per_block * n)
+    cells_t = np.empty((9, width))
+    source_t = np.empty(width, np.int64)
+    for j in range(width):
+        column = min(j, per_block * n - 1)
+        source_t[j] = column // n
+        sample = column % n
+        for axis in range(3):
+            for col in range(3):
+                cells_t[3 * axis + col, j] = cells[sample // mosaic_domains, sample % mosaic_domains, axis, col]
+    table = np.ascontiguousarray(fhkl)
+    return (cells_t, source_t, per_block, table.reshape(-1), table.shape[1], table.shape[2],
+            np.empty(per_block, np.bool_), np.empty(width), np.empty(width, np.int64))
+
+
+def sample_stream_llvm_options(flags: KernelFlags) -> tuple:
+    """The LLVM options the CPU kernel of ``flags`` is compiled with (``_jit.llvm_options``): the sample stream's
+    vector width (STREAM_VECTOR_WIDTH), where it has one (its eight-lane pixel function: not a still's kernel,
+    ``KernelFlags.few_samples``)."""
+    stream = sample_stream_applies(flags) and not flags.few_samples
+    return ("--force-vector-width=%d" % STREAM_VECTOR_WIDTH,) if stream else ()
 
 
 #: pixels side by side in the CPU kernel's lockstep path (``make_pixel_group_function``)

@@ -28,10 +28,12 @@ What stays float64 in the single-precision kernel, and why (docs/usage.md, "Sing
   kernel's time (``make_physics``). The GPU's product stays float32 (``make_physics``' ``gpu``: double
   arithmetic is slow on most GPUs).
 
-float32: the lattice factor of square and round crystals (the grating as a Chebyshev recurrence in Reinsch's form,
-stable where cos(pi d) is near 1, i.e. at the Bragg peaks; for N above SINE_RATIO_MIN_N ``sine_ratio``'s closed
-form, whose cost does not grow with N), the structure factor (the F table is stored as float32; tricubic
-interpolation on the fractional index), F_cell^2 and, on the GPU, the per-sample product F^2 F_latt^2."""
+float32: the lattice factor of square and round crystals (on the CPU ``sine_ratio``'s closed form for every N,
+CPU_SINE_RATIO_MIN_N, the same operations for every sample, which the CPU's vectorised sample stream needs; on the
+GPU the grating as a Chebyshev recurrence in Reinsch's form, stable where cos(pi d) is near 1, i.e. at the Bragg
+peaks, up to SINE_RATIO_MIN_N, the closed form above it, whose cost does not grow with N), the structure factor
+(the F table is stored as float32; tricubic interpolation on the fractional index), F_cell^2 and, on the GPU, the
+per-sample product F^2 F_latt^2."""
 import math
 import types
 from functools import lru_cache
@@ -71,13 +73,24 @@ def _sinc3_coefficients():
     return [(-1) ** (k + 1) * 6.0 * k / math.factorial(2 * k + 1) for k in range(1, 8)]
 
 
-#: the square crystal's lattice factor for N above this is ``sine_ratio``'s closed form (a constant cost), for
+#: the GPU's square crystal's lattice factor for N above this is ``sine_ratio``'s closed form (a constant cost), for
 #: N up to it the recurrence (N - 1 steps). The kernel times cross here (kernel_seconds, 2 threads, min of 3,
 #: twice; BENCH-1's shape at 512², BENCH-2's at 1024² in brackets; recurrence against closed form): N = 10
 #: 0.2032 s against 0.207-0.215 s (0.486 s against 0.481-0.486 s); N = 11 0.201-0.202 s against 0.205-0.208 s
 #: (0.483-0.485 s against 0.478-0.479 s); N = 12 0.210 s against 0.206-0.207 s (0.503-0.504 s against
 #: 0.477-0.479 s); N = 30 0.296 s against 0.208 s; N = 64 0.460 s against 0.209 s
 SINE_RATIO_MIN_N = 11
+#: the CPU's: the closed form for every N, as its vectorised sample loop (``kernels.pixel``'s sample stream) needs
+#: the same operations for every sample, and every other CPU path (the lanes, one sample at a time, four pixels
+#: side by side, -printout) must give the same values. Where the stream does not apply (-printout, interpolation,
+#: the c-parity carryover, -oversample_thick/_polar/_omega, unequal N, stills) that costs a few percent at N = 10
+#: (the eight lanes' figures above: 0.207-0.215 s against 0.2032 s)
+CPU_SINE_RATIO_MIN_N = 1
+
+#: sin(pi x)/x = sum_j SIN_PI_OVER[j] x^(2j) for |x| <= 1/2 (``sin_pi_over``): the polynomial of degree 4 in x^2
+#: with the least maximum relative error, 5.3e-9 (fitted by iteratively reweighted least squares on 4000
+#: Chebyshev nodes; ``tests/test_precision.py`` checks the error against math.sin)
+SIN_PI_OVER = (3.141592636896078, -5.167709684824187, 2.5500697265635837, -0.5982421269956948, 0.07756038695623471)
 
 #: below this argument sinc3 is a series: C's formula subtracts two numbers near 1 (error ~ eps / x^2)
 SINC3_SERIES_MAX = 1.0
@@ -90,8 +103,8 @@ S1 = S2 = S3 = S4 = S5 = S6 = S7 = 0.0
 N0 = N1 = N2 = N3 = D0 = D1 = D2 = D3 = 0.0
 _versine_pi = _chebyshev_u = _grating = _lattice_square_equal = _lattice_square = _sinc3 = _polint = None
 _versine_pi_4 = _reinsch_step_4 = _lattice_square_equal_4 = None
-_sin_pi_over = _sine_ratio = _sine_ratio_3 = _quotient = None
-HALF = ROUND_MAGIC = P1 = P3 = P5 = P7 = P9 = P11 = P13 = 0.0
+_sin_pi_over = _sine_ratio = _sine_ratio_terms = _sine_ratio_3 = _quotient = None
+HALF = ROUND_MAGIC = P1 = P3 = P5 = P7 = P9 = 0.0
 
 
 def versine_pi(d):
@@ -114,9 +127,10 @@ def chebyshev_u(s, terms):
 
 
 def sin_pi_over(t):
-    """sin(pi x)/x at t = x^2 for |x| <= 1/2: the odd Taylor series of sin(pi x), seven terms (the eighth is
-    below 3e-10)."""
-    return P1 + t * (P3 + t * (P5 + t * (P7 + t * (P9 + t * (P11 + t * P13)))))
+    """sin(pi x)/x at t = x^2 for |x| <= 1/2: SIN_PI_OVER, a polynomial of degree 4 in t (relative error 5.3e-9,
+    a tenth of float32's rounding; the Taylor series needs seven terms for that, which took the CPU's sample
+    stream 0.1126 s instead of 0.1039 s on BENCH-1's shape)."""
+    return P1 + t * (P3 + t * (P5 + t * (P7 + t * P9)))
 
 
 def sine_ratio(d, x0, nf, odd):
@@ -124,19 +138,26 @@ def sine_ratio(d, x0, nf, odd):
     in closed form: with m the integer nearest n d and r = n d - m (one rounding: a fused multiply-add),
     sin(n pi d) = (-1)^m sin(pi r), and both sines are x sin_pi_over(x^2); at m = 0 the ratio r/d is n itself.
     The same operations for any n (the recurrence takes n - 1 steps of two dependent operations); the product
-    of three axes stays within 3.3-5.4 float32 ulps of its peak n^3 for n = 12 ... 64, the recurrence's within
-    8-26 for n = 13 ... 64 (20000 random indices each, against the exact ratio in double). Branch-free
+    of three axes (``sine_ratio_3``) stays within 2.0-3.5 float32 epsilons (2^-23) of its peak n^3 for
+    n = 2 ... 64, the recurrence's within 4-13 for n = 13 ... 64 (20000 random indices each, against the exact
+    ratio in double). Branch-free
     (selects), so that the lanes of ``lattice_square_equal_4`` pack into SIMD instructions. Integers are
     rounded by adding and subtracting ROUND_MAGIC (1.5 x 2^(mantissa bits)), which leaves the nearest
     integer of any |x| < 2^22 (here |n d| <= 32): no conversion to an integer type, and numba-cuda has no
     scalar floor of a float."""
+    numerator, denominator = _sine_ratio_terms(d, x0, nf, odd)
+    return _quotient(numerator, denominator)
+
+
+def sine_ratio_terms(d, x0, nf, odd):
+    """``sine_ratio``'s numerator (with the sign) and denominator, ``(numerator, denominator)``."""
     m = (nf * d + ROUND_MAGIC) - ROUND_MAGIC
     r = nf * d - m
     zero = m == ZERO
-    f = _quotient((nf if zero else r) * _sin_pi_over(r * r), (ONE if zero else d) * _sin_pi_over(d * d))
+    numerator = (nf if zero else r) * _sin_pi_over(r * r)
     half = m * HALF
     flip = (((half + ROUND_MAGIC) - ROUND_MAGIC) != half) != (odd and (x0 & 1) == 1)  # m odd, x0 odd
-    return -f if flip else f
+    return -numerator if flip else numerator, (ONE if zero else d) * _sin_pi_over(d * d)
 
 
 def quotient(a, b):
@@ -147,12 +168,15 @@ def quotient(a, b):
 
 
 def sine_ratio_3(h, k, l, h0, k0, l0, terms):
-    """``sine_ratio`` of the three axes for Na = Nb = Nc = ``terms``, multiplied (``lattice_square_equal``
-    for terms > SINE_RATIO_MIN_N)."""
+    """``sine_ratio`` of the three axes for Na = Nb = Nc = ``terms``, multiplied, with one division (the three
+    numerators' product over the denominators': 0.1098 -> 0.1080 s, the CPU's sample stream then eight samples
+    wide, BENCH-1's shape at 512², 2 threads; ``lattice_square_equal`` for terms > SINE_RATIO_MIN_N)."""
     nf = REAL(terms)
     odd = ((terms - 1) & 1) == 1
-    return (_sine_ratio(REAL(h - h0), h0, nf, odd) * _sine_ratio(REAL(k - k0), k0, nf, odd)
-            * _sine_ratio(REAL(l - l0), l0, nf, odd))
+    na, da = _sine_ratio_terms(REAL(h - h0), h0, nf, odd)
+    nb, db = _sine_ratio_terms(REAL(k - k0), k0, nf, odd)
+    nc, dc = _sine_ratio_terms(REAL(l - l0), l0, nf, odd)
+    return _quotient(na * nb * nc, da * db * dc)
 
 
 def grating(h, h0, n):
@@ -372,15 +396,17 @@ def tricubic_F(fhkl, h, k, l, h_min, k_min, l_min):
 
 
 #: template -> its jit options
-_TEMPLATES = {sin_pi_over: _CONTRACT, sine_ratio: _INLINE, sine_ratio_3: _INLINE, quotient: JIT_OPTIONS,
+_TEMPLATES = {sin_pi_over: _CONTRACT, sine_ratio: _INLINE, sine_ratio_terms: _INLINE, sine_ratio_3: _INLINE,
+              quotient: JIT_OPTIONS,
               versine_pi: _CONTRACT, chebyshev_u: _CONTRACT, grating: _CONTRACT,
               lattice_square_equal: _CONTRACT, versine_pi_4: _CONTRACT, reinsch_step_4: _CONTRACT,
               lattice_square_equal_4: _CONTRACT, lattice_square_equal_8: _CONTRACT, lattice_square: _CONTRACT,
               sinc3: JIT_OPTIONS, lattice_factor: JIT_OPTIONS, polint: JIT_OPTIONS, tricubic_F: JIT_OPTIONS}
 
 
-def _constants(real, wide):
-    names = {"REAL": real, "WIDE": np.float64 if wide else real, "ZERO": real(0.0), "ONE": real(1.0),
+def _constants(real, wide, sine_ratio_min_n):
+    names = {"REAL": real, "WIDE": np.float64 if wide else real, "SINE_RATIO_MIN_N": int(sine_ratio_min_n),
+             "ZERO": real(0.0), "ONE": real(1.0),
              "TWO": real(2.0), "PI": real(math.pi), "ROUND_NORM": real(0.723601254558268),
              "GAUSS_WIDTH": real(0.63), "SINC3_MAX": real(SINC3_SERIES_MAX)}
     for i, c in enumerate(_versine_coefficients(), 1):
@@ -389,8 +415,8 @@ def _constants(real, wide):
         names["S%d" % i] = real(c)
     names["HALF"] = real(0.5)
     names["ROUND_MAGIC"] = real(1.5 * 2.0 ** (np.finfo(real).nmant))
-    for j in range(7):  # sin(pi x) = sum_j (-1)^j pi^(2j+1) x^(2j+1) / (2j+1)!
-        names["P%d" % (2 * j + 1)] = real((-1) ** j * math.pi ** (2 * j + 1) / math.factorial(2 * j + 1))
+    for j, c in enumerate(SIN_PI_OVER):
+        names["P%d" % (2 * j + 1)] = real(c)
     nodes = (-1.0, 0.0, 1.0, 2.0)
     for i, x in enumerate(nodes):
         names["N%d" % i] = real(x)
@@ -402,29 +428,34 @@ def _constants(real, wide):
     return names
 
 
-def real_helpers(real_name: str, wide: bool = False) -> types.SimpleNamespace:
-    """The templates above compiled for ``np.dtype(real_name)`` ("float32"; "float64" compiles the same
-    source in double, which the tests compare with ``physics``). Each is a copy of its template whose
+def real_helpers(real_name: str, wide: bool = False,
+                 sine_ratio_min_n: int = SINE_RATIO_MIN_N) -> types.SimpleNamespace:
+    """The templates above compiled for ``np.dtype(real_name)`` ("float32"; "float64" compiles the same source in
+    double, but ``SIN_PI_OVER`` is fitted for float32: no kernel uses it). Each is a copy of its template whose
     globals hold the typed constants and the other compiled helpers (globals, not closure cells: numba's
     cache keys a closure on its pickled cells, which for a dispatcher differ in every process), named
-    ``<template>_<real>[_wide]`` (cached code keeps its symbol names).
+    ``<template>_<real>[_wide][_cf<n>]`` (cached code keeps its symbol names).
 
     ``wide``: the lattice factors (``lattice_square_equal``, its four- and eight-lane forms,
     ``lattice_square``, ``lattice_factor``) return their REAL value as float64 (``WIDE``; the same value,
-    exactly), for the CPU kernels (``make_physics``)."""
-    return _real_helpers(real_name, bool(wide))  # one compilation per (real, wide), however it is called
+    exactly), for the CPU kernels (``make_physics``). ``sine_ratio_min_n``: the square crystal's lattice factor
+    is ``sine_ratio``'s closed form for N above it, the recurrence up to it (the CPU's kernels take
+    CPU_SINE_RATIO_MIN_N, the GPU's SINE_RATIO_MIN_N)."""
+    # one compilation per variant, however it is called
+    return _real_helpers(real_name, bool(wide), int(sine_ratio_min_n))
 
 
 @lru_cache(maxsize=None)
-def _real_helpers(real_name, wide):
+def _real_helpers(real_name, wide, sine_ratio_min_n):
     real = np.dtype(real_name).type
-    namespace = dict(globals(), **_constants(real, wide))
+    namespace = dict(globals(), **_constants(real, wide, sine_ratio_min_n))
     compiled = {}
     for template, options in _TEMPLATES.items():
         function = types.FunctionType(template.__code__, namespace, template.__name__, template.__defaults__,
                                       template.__closure__)
-        function.__name__ = function.__qualname__ = "%s_%s%s" % (template.__name__, real_name,
-                                                                 "_wide" if wide else "")
+        function.__name__ = function.__qualname__ = "%s_%s%s%s" % (
+            template.__name__, real_name, "_wide" if wide else "",
+            "" if sine_ratio_min_n == SINE_RATIO_MIN_N else "_cf%d" % sine_ratio_min_n)
         compiled[template.__name__] = njit(**options)(function)
     namespace.update({"_" + name: dispatcher for name, dispatcher in compiled.items()})
     return types.SimpleNamespace(**compiled)
@@ -459,11 +490,15 @@ def make_physics(precision: int, shape: int = physics.SQUARE, gpu: bool = False)
     # physics' names, with the float32 helpers in place of its own; ``__name__`` stays physics' (an importable
     # module: numba's cache imports it to rebuild a cached function's environment)
     namespace = dict(vars(physics))
-    helpers = real_helpers("float32", wide=not gpu)
+    helpers = (real_helpers("float32") if gpu
+               else real_helpers("float32", wide=True, sine_ratio_min_n=CPU_SINE_RATIO_MIN_N))
     for name in ("lattice_square_equal", "lattice_square_equal_4", "lattice_square_equal_8", "lattice_factor",
                  "tricubic_F"):
         if not (name == "lattice_factor" and shape == physics.GAUSS):
             namespace[name] = getattr(helpers, name)
+    if not gpu:
+        # the CPU's sample stream (``kernels.pixel``) calls the closed form itself, in its vectorised loop
+        namespace["sine_ratio_3"] = helpers.sine_ratio_3
     # physics' functions that call those helpers, compiled again to call the float32 ones
     for name in _CALLERS:
         caller = getattr(physics, name)
