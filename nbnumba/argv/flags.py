@@ -491,7 +491,8 @@ FLAGS: tuple[Flag, ...] = (
          sets=("device",)),
     Flag("--precision", G_PORT, CHOICE, "real type of the pixel kernel: double (default; nanoBragg.c's images) or "
          "single (float32 lattice and structure factors, within 1e-6 of the maximum of nanoBragg.c's images; for "
-         "GPUs with slow float64, and on a CPU 1.6x double's speed with mosaic domains, phi steps or sources). "
+         "GPUs with slow float64, and on a CPU about 1.6x double's speed with 4 or more mosaic domains x phi "
+         "steps). "
          "$NBNUMBA_PRECISION sets the default; "
          "-precision is nanoBraggCUDA's spelling",
          metavar="{double,single}", nargs=1, aliases=("-precision",), choices=Precision.values(),

@@ -5,7 +5,8 @@ still's four pixels go side by side through ``make_pixel_group_function``, other
 ``make_cpu_kernel(flags)`` specialises it at compile time, and compiles only the pixel functions its flags
 use: a still's kernel (``KernelFlags.few_samples``) the four-pixel function and the one-sample-at-a-time
 pixel function (for the pixels that are not four side by side), any other kernel the pixel function that
-takes eight samples side by side (one of these costs about ten seconds of compilation).
+takes eight samples side by side (one of these costs about ten seconds of compilation, twenty with single
+precision's sample stream).
 Threads share nothing but the read-only inputs: each pixel writes its own entries (no shared
 counter or maximum); the rows' solid-angle sums are added serially after the parallel loop."""
 import time

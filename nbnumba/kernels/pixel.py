@@ -525,11 +525,12 @@ def sample_stream(I, polar, diffracted, sc, sources, polar_vector, stream, n_sam
 
 
 def source_stream(I, scattering, stream, n_samples, xtal, default_F, terms, no_water):
-    """``sample_stream`` for a source whose samples fill whole vectors, or nearly (``per_block`` = 1): adds the
-    samples of the source with scattering vector ``scattering`` to ``I`` and returns it. The pixel function calls
-    it in its loop over the sources, after the source's -dmin skip and the polarisation. (Kept apart from
-    ``sample_stream``, which would take these sources as blocks of one: 0.108 s, not 0.139 s, on BENCH-1's
-    shape; its second copy of ``stream_sample`` adds 3 s to the kernel's first compilation.)"""
+    """``sample_stream`` for sources taken one at a time (``per_block`` = 1: a source's samples fill whole vectors,
+    or blocks of sources would leave no fewer lanes idle): adds the samples of the source with scattering vector
+    ``scattering`` to ``I`` and returns it. The pixel function calls it in its loop over the sources, after the
+    source's -dmin skip and the polarisation. (Kept apart from ``sample_stream``, which would take these sources
+    as blocks of one: 0.108 s, not 0.139 s, on BENCH-1's shape; its second copy of ``stream_sample`` adds 3 s to
+    the kernel's first compilation.)"""
     cells_t, _, _, fflat, nk, nl, _, lattice, table_index = stream
     s0 = scattering[0]
     s1 = scattering[1]
