@@ -20,11 +20,11 @@ from nbnumba._jit import JIT_OPTIONS, llvm_options
 from nbnumba.kernels.physics import LANES
 from nbnumba.kernels.pixel import (
     PIXEL_LANES,
+    cpu_kernel_streams,
     make_pixel_function,
     make_pixel_group_function,
     pixel_groups_apply,
     pixel_task,
-    sample_stream_applies,
     sample_stream_llvm_options,
     sample_stream_work,
 )
@@ -73,7 +73,7 @@ def make_cpu_kernel(flags: KernelFlags):
     # still: one) go four side by side instead, where all four are rendered
     GROUPED = flags.few_samples and pixel_groups_apply(flags)
     # single precision's sample stream (kernels.pixel.sample_stream; the eight-lane pixel function's)
-    STREAM = not flags.few_samples and sample_stream_applies(flags)
+    STREAM = cpu_kernel_streams(flags)
     # every flag is in render's closure, so numba's cache keys the kernel on all of them (the pixel
     # function it calls is chosen by all of them)
     FLAGS = tuple(int(v) for v in flags)

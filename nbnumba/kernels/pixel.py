@@ -118,7 +118,7 @@ INTERP_OFF, INTERP_ON, INTERP_CUT = 0, 1, 2
 @lru_cache(maxsize=None)
 def make_pixel_function(flags: KernelFlags, lanes: int = 1, gpu: bool = False):
     """Compile (once per flag set, ``lanes`` and ``gpu``) ``pixel(spixel, fpixel, first_loop, interpolating,
-    cut_eval, sc, vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace, samples])``.
+    cut_eval, sc, vectors, xtal, sources, cells_first, cells_carry, fhkl[, trace, samples[, stream]])``.
 
     ``first_loop``: c-parity, this pixel holds the image's first phi loop (starts from
     ``cells_first``); ``interpolating``: INTERP_OFF, INTERP_ON, or INTERP_CUT (the pixel where C's
@@ -512,14 +512,9 @@ def sample_stream(I, polar, diffracted, sc, sources, polar_vector, stream, n_sam
             lattice[j], table_index[j] = _stream_sample(cells_t, j, s0, s1, s2, xtal, nk, nl, terms)
         # the sum, in C's order
         for b in range(count):
-            if skipped[b]:
-                continue
-            for j in range(b * n_samples, (b + 1) * n_samples):
-                F_latt = lattice[j]
-                t = table_index[j]
-                F_cell = fflat[t] if t >= 0 else default_F
-                if not (F_latt == 0.0 and no_water):
-                    I += F_cell * F_cell * F_latt * F_latt
+            if not skipped[b]:
+                I = _add_streamed(I, lattice, table_index, b * n_samples, (b + 1) * n_samples, fflat, default_F,
+                                  no_water)
         first += count
     return I, polar
 
@@ -537,7 +532,15 @@ def source_stream(I, scattering, stream, n_samples, xtal, default_F, terms, no_w
     s2 = scattering[2]
     for j in range(cells_t.shape[1]):
         lattice[j], table_index[j] = _stream_sample(cells_t, j, s0, s1, s2, xtal, nk, nl, terms)
-    for j in range(n_samples):
+    return _add_streamed(I, lattice, table_index, 0, n_samples, fflat, default_F, no_water)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _add_streamed(I, lattice, table_index, first, last, fflat, default_F, no_water):
+    """The pixel's sum ``I`` after the sample stream's columns ``first`` ... ``last`` - 1, in order: ``_add_sample``
+    of each, its F-table entry read at the stream's flat index. Inlined: it takes arrays (see
+    ``physics.miller_index``)."""
+    for j in range(first, last):
         F_latt = lattice[j]
         t = table_index[j]
         F_cell = fflat[t] if t >= 0 else default_F
@@ -608,12 +611,16 @@ def sample_stream_work(cells, nsources, fhkl):
             np.empty(per_block, np.bool_), np.empty(width), np.empty(width, np.int64))
 
 
+def cpu_kernel_streams(flags: KernelFlags) -> bool:
+    """Whether the CPU kernel of ``flags`` has the sample stream: its pixel function is the eight-lane one (not a
+    still's kernel, ``KernelFlags.few_samples``) and ``sample_stream_applies``."""
+    return sample_stream_applies(flags) and not flags.few_samples
+
+
 def sample_stream_llvm_options(flags: KernelFlags) -> tuple:
     """The LLVM options the CPU kernel of ``flags`` is compiled with (``_jit.llvm_options``): the sample stream's
-    vector width (STREAM_VECTOR_WIDTH), where it has one (its eight-lane pixel function: not a still's kernel,
-    ``KernelFlags.few_samples``)."""
-    stream = sample_stream_applies(flags) and not flags.few_samples
-    return ("--force-vector-width=%d" % STREAM_VECTOR_WIDTH,) if stream else ()
+    vector width (STREAM_VECTOR_WIDTH), where it has the stream."""
+    return ("--force-vector-width=%d" % STREAM_VECTOR_WIDTH,) if cpu_kernel_streams(flags) else ()
 
 
 #: pixels side by side in the CPU kernel's lockstep path (``make_pixel_group_function``)

@@ -54,10 +54,10 @@ REAL_TYPES = {DOUBLE: np.float64, SINGLE: np.float32}
 
 #: contractions allowed in the recurrences (as in ``physics``)
 _CONTRACT = dict(JIT_OPTIONS, fastmath={"contract"})
-#: ``sine_ratio`` and ``sine_ratio_3`` are inlined by numba, so that the lanes' copies form one block LLVM packs
-#: into SIMD (left to LLVM's inliner, the kernel took 0.335-0.350 s instead of 0.208 s at N = 30); ``sin_pi_over``
-#: is left to LLVM, which inlines it: each numba inlining copies IR, and inlining it too cost 1 s more of a
-#: single-precision kernel's first compilation
+#: ``sine_ratio``, ``sine_ratio_terms`` and ``sine_ratio_3`` are inlined by numba, so that the lanes' copies form
+#: one block LLVM packs into SIMD (left to LLVM's inliner, the kernel took 0.335-0.350 s instead of 0.208 s at
+#: N = 30); ``sin_pi_over`` is left to LLVM, which inlines it: each numba inlining copies IR, and inlining it too
+#: cost 1 s more of a single-precision kernel's first compilation
 _INLINE = dict(_CONTRACT, inline="always")
 
 
@@ -105,6 +105,10 @@ _versine_pi = _chebyshev_u = _grating = _lattice_square_equal = _lattice_square 
 _versine_pi_4 = _reinsch_step_4 = _lattice_square_equal_4 = None
 _sin_pi_over = _sine_ratio = _sine_ratio_terms = _sine_ratio_3 = _quotient = None
 HALF = ROUND_MAGIC = P1 = P3 = P5 = P7 = P9 = 0.0
+#: bound per variant (``_constants``): ``sine_ratio_min_n`` < 2, the closed form for every N. A constant, so that
+#: numba drops the recurrence from the CPU's helpers (their first compilation within a kernel: 0.8 s shorter
+#: with phi steps and mosaic domains, 20.2-20.3 s -> 19.4-19.5 s; 0.45 s for a still)
+CLOSED_FORM_ONLY = False
 
 
 def versine_pi(d):
@@ -140,8 +144,8 @@ def sine_ratio(d, x0, nf, odd):
     The same operations for any n (the recurrence takes n - 1 steps of two dependent operations); the product
     of three axes (``sine_ratio_3``) stays within 2.0-3.5 float32 epsilons (2^-23) of its peak n^3 for
     n = 2 ... 64, the recurrence's within 4-13 for n = 13 ... 64 (20000 random indices each, against the exact
-    ratio in double). Branch-free
-    (selects), so that the lanes of ``lattice_square_equal_4`` pack into SIMD instructions. Integers are
+    ratio in double). Branch-free (selects), so that the lanes of ``lattice_square_equal_4`` pack into SIMD
+    instructions and the CPU's sample stream vectorises. Integers are
     rounded by adding and subtracting ROUND_MAGIC (1.5 x 2^(mantissa bits)), which leaves the nearest
     integer of any |x| < 2^22 (here |n d| <= 32): no conversion to an integer type, and numba-cuda has no
     scalar floor of a float."""
@@ -186,7 +190,7 @@ def grating(h, h0, n):
         return ONE
     if terms < 0:
         return REAL(physics.sincg(math.pi * h, n))  # fractional or large N: C's formula, in double
-    if terms > SINE_RATIO_MIN_N:
+    if CLOSED_FORM_ONLY or terms > SINE_RATIO_MIN_N:
         return _sine_ratio(REAL(h - h0), h0, REAL(terms), ((terms - 1) & 1) == 1)
     u = _chebyshev_u(_versine_pi(REAL(h - h0)), terms)
     if ((terms - 1) & 1) and (h0 & 1):
@@ -197,7 +201,7 @@ def grating(h, h0, n):
 def lattice_square_equal(h, k, l, h0, k0, l0, terms):
     """``physics.lattice_square_equal`` in REAL: Na = Nb = Nc, ``terms`` >= 2, three lockstep chains (above
     SINE_RATIO_MIN_N the closed form, ``sine_ratio``)."""
-    if terms > SINE_RATIO_MIN_N:
+    if CLOSED_FORM_ONLY or terms > SINE_RATIO_MIN_N:
         return WIDE(_sine_ratio_3(h, k, l, h0, k0, l0, terms))
     sa = _versine_pi(REAL(h - h0))
     sb = _versine_pi(REAL(k - k0))
@@ -240,7 +244,7 @@ def reinsch_step_4(u, dlt, s):
 def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
     """``lattice_square_equal`` of four samples at once (``physics.lattice_square_equal_4`` in REAL): each lane
     the same operations in the same order as the scalar function."""
-    if terms > SINE_RATIO_MIN_N:
+    if CLOSED_FORM_ONLY or terms > SINE_RATIO_MIN_N:
         return (WIDE(_sine_ratio_3(h[0], k[0], l[0], h0[0], k0[0], l0[0], terms)),
                 WIDE(_sine_ratio_3(h[1], k[1], l[1], h0[1], k0[1], l0[1], terms)),
                 WIDE(_sine_ratio_3(h[2], k[2], l[2], h0[2], k0[2], l0[2], terms)),
@@ -267,7 +271,7 @@ def lattice_square_equal_4(h, k, l, h0, k0, l0, terms):
 def lattice_square_equal_8(h, k, l, h0, k0, l0, terms):
     """``lattice_square_equal_4`` of eight samples, its two halves' recurrences interleaved
     (``physics.lattice_square_equal_8`` in REAL)."""
-    if terms > SINE_RATIO_MIN_N:
+    if CLOSED_FORM_ONLY or terms > SINE_RATIO_MIN_N:
         return (_lattice_square_equal_4(h[:4], k[:4], l[:4], h0[:4], k0[:4], l0[:4], terms)
                 + _lattice_square_equal_4(h[4:], k[4:], l[4:], h0[4:], k0[4:], l0[4:], terms))
     sa = _versine_pi_4(h[:4], h0[:4])
@@ -406,6 +410,7 @@ _TEMPLATES = {sin_pi_over: _CONTRACT, sine_ratio: _INLINE, sine_ratio_terms: _IN
 
 def _constants(real, wide, sine_ratio_min_n):
     names = {"REAL": real, "WIDE": np.float64 if wide else real, "SINE_RATIO_MIN_N": int(sine_ratio_min_n),
+             "CLOSED_FORM_ONLY": sine_ratio_min_n < 2,
              "ZERO": real(0.0), "ONE": real(1.0),
              "TWO": real(2.0), "PI": real(math.pi), "ROUND_NORM": real(0.723601254558268),
              "GAUSS_WIDTH": real(0.63), "SINC3_MAX": real(SINC3_SERIES_MAX)}
